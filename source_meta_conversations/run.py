@@ -1,0 +1,24 @@
+"""Entrypoint: build the declarative source from the packaged manifest and speak the Airbyte protocol."""
+
+from __future__ import annotations
+
+import sys
+
+from airbyte_cdk.entrypoint import PRINT_BUFFER
+
+from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
+
+
+def run(args: list[str] | None = None) -> None:
+    """Run one Airbyte protocol command (spec, check, discover, read), printing its messages."""
+    argv = sys.argv[1:] if args is None else args
+    source = SourceMetaConversations.from_args(argv)
+    entrypoint = MetaConversationsEntrypoint(source)
+    parsed_args = entrypoint.parse_args(argv)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed_args):
+            print(f"{message}\n", end="")
+
+
+if __name__ == "__main__":
+    run()

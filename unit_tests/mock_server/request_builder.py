@@ -1,0 +1,62 @@
+"""RequestBuilder: the exact Graph requests the connector is expected to make."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from airbyte_cdk.test.mock_http import HttpRequest
+
+from unit_tests.mock_server import manifest_facts
+from unit_tests.mock_server.config import ACCESS_TOKEN, API_VERSION, BASE_URL, PAGE_ID
+
+
+class RequestBuilder:
+    """One classmethod per Graph endpoint, fluent ``with_*`` for the query parameters."""
+
+    def __init__(self, resource: str) -> None:
+        self._resource = resource
+        self._query: dict[str, Any] = {}
+        self._token = ACCESS_TOKEN
+
+    @classmethod
+    def conversations(cls, platform: str = "messenger", page_id: str = PAGE_ID) -> RequestBuilder:
+        return (
+            cls(f"{page_id}/conversations")
+            .with_query("platform", platform)
+            .with_query("fields", manifest_facts.conversations_fields_param(platform))
+            .with_limit(manifest_facts.conversations_page_size())
+        )
+
+    @classmethod
+    def conversation_messages(cls, conversation_id: str) -> RequestBuilder:
+        return (
+            cls(f"{conversation_id}/messages")
+            .with_query("fields", manifest_facts.message_fields())
+            .with_limit(manifest_facts.messages_page_size())
+        )
+
+    def with_query(self, key: str, value: Any) -> RequestBuilder:
+        self._query[key] = value
+        return self
+
+    def with_limit(self, limit: int) -> RequestBuilder:
+        return self.with_query("limit", str(limit))
+
+    def with_after(self, cursor: str) -> RequestBuilder:
+        return self.with_query("after", cursor)
+
+    def with_user_id(self, user_id: str) -> RequestBuilder:
+        return self.with_query("user_id", user_id)
+
+    def with_appsecret_proof(self, app_secret: str) -> RequestBuilder:
+        proof = hmac.new(app_secret.encode(), ACCESS_TOKEN.encode(), hashlib.sha256).hexdigest()
+        return self.with_query("appsecret_proof", proof)
+
+    def build(self) -> HttpRequest:
+        return HttpRequest(
+            url=f"{BASE_URL}/{API_VERSION}/{self._resource}",
+            query_params=self._query,
+            headers={"Authorization": f"OAuth {self._token}"},
+        )
