@@ -34,7 +34,7 @@ setup(
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS},
     package_data={
-        "source_meta_conversations": ["manifest.yaml", "spec.yaml", "schemas/*.json"],
+        "source_meta_conversations": ["manifest.yaml", "schemas/*.json", "schemas/shared/*.json"],
     },
     entry_points={
         "console_scripts": [
