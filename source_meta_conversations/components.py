@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Mapping
 
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies import (
+    CursorPaginationStrategy,
+)
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 
 @dataclass
@@ -45,3 +51,53 @@ class KeepFields(RecordTransformation):
         """Delete, in place, every top-level key of ``record`` that is not kept."""
         for key in [key for key in record if key not in self._keep]:
             del record[key]
+
+
+@dataclass
+class GraphCursorPagination(CursorPaginationStrategy):
+    """Graph cursor paging that fails loudly instead of looping when Meta repeats a page.
+
+    Why a component: Graph's only end-of-list signal is a missing ``paging.next``. The manifest's
+    ``stop_condition`` handles that, but a ``next`` that points at the page just read (seen with
+    stale cursors) would make the CDK's ``CursorPagination`` ask for the same page forever, and a
+    stop condition cannot see the previous token. This strategy compares the new cursor with the
+    one that fetched the page and raises a transient error naming the loop.
+
+    Example: a page fetched with ``after=QVFI`` answering ``paging.cursors.after == "QVFI"`` and a
+    ``paging.next`` raises instead of requesting ``after=QVFI`` again.
+    """
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Record | None,
+        last_page_token_value: Any | None = None,
+        page_size_override: int | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> Any | None:
+        """The next cursor, or None at the end; raise if it is the cursor just followed."""
+        token = super().next_page_token(
+            response,
+            last_page_size,
+            last_record,
+            last_page_token_value,
+            page_size_override=page_size_override,
+            stream_slice=stream_slice,
+        )
+        if token is not None and last_page_token_value is not None and token == last_page_token_value:
+            raise AirbyteTracedException(
+                message=(
+                    "Meta's Graph API returned the same page again (its paging.next points back at "
+                    "the page just read), so the connector stopped instead of looping. Run the "
+                    "sync again; if it repeats, the conversation list changed while paging."
+                ),
+                internal_message=f"Repeated paging cursor at {_safe_url(response)}",
+                failure_type=FailureType.transient_error,
+            )
+        return token
+
+
+def _safe_url(response: requests.Response) -> str:
+    """The response's URL without its query string (which may carry credentials)."""
+    return str(response.url).split("?", 1)[0] if response is not None else ""

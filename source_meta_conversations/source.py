@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import ConnectorSpecification, FailureType
+from airbyte_cdk.models import AirbyteConnectionStatus, ConnectorSpecification, FailureType, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+PLATFORMS = ("messenger", "instagram")
 
 
 class SourceMetaConversations(YamlDeclarativeSource):
@@ -27,6 +29,29 @@ class SourceMetaConversations(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """Check every chosen platform with a real call each, not only the first one.
+
+        The manifest's ``CheckStream`` reads the first partition of ``conversations`` only, which
+        for ``platform: both`` would leave Instagram unchecked. Each platform is checked as its
+        own config so that a failure names that platform's permissions.
+        """
+        chosen = config.get("platform")
+        platforms = PLATFORMS if chosen == "both" else (chosen,)
+        original = self._config
+        try:
+            for platform in platforms:
+                self._config = {**original, "platform": platform}
+                status = super().check(logger, self._config)
+                if status.status != Status.SUCCEEDED:
+                    reason = (status.message or "").strip("'\"")
+                    return AirbyteConnectionStatus(
+                        status=Status.FAILED, message=f"{str(platform).capitalize()}: {reason}"
+                    )
+        finally:
+            self._config = original
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     @classmethod
     def from_args(cls, argv: list[str]) -> SourceMetaConversations:
