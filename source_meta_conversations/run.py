@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from airbyte_cdk.entrypoint import PRINT_BUFFER
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
 
@@ -12,7 +13,12 @@ from source_meta_conversations.source import MetaConversationsEntrypoint, Source
 def run(args: list[str] | None = None) -> None:
     """Run one Airbyte protocol command (spec, check, discover, read), printing its messages."""
     argv = sys.argv[1:] if args is None else args
-    source = SourceMetaConversations.from_args(argv)
+    try:
+        source = SourceMetaConversations.from_args(argv)
+    except AirbyteTracedException as error:
+        # A state or config refused before the entrypoint runs still ends as one trace message.
+        print(AirbyteEntrypoint.airbyte_message_to_string(error.as_sanitized_airbyte_message()))
+        sys.exit(1)
     entrypoint = MetaConversationsEntrypoint(source)
     parsed_args = entrypoint.parse_args(argv)
     with PRINT_BUFFER:

@@ -13,8 +13,9 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.state import PLATFORMS, prepare_state
+
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
-PLATFORMS = ("messenger", "instagram")
 
 
 class SourceMetaConversations(YamlDeclarativeSource):
@@ -26,6 +27,8 @@ class SourceMetaConversations(YamlDeclarativeSource):
         config: Mapping[str, Any] | None = None,
         state: Any = None,
     ) -> None:
+        if config and state:
+            state = prepare_state(config, state)
         super().__init__(
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
@@ -61,7 +64,17 @@ class SourceMetaConversations(YamlDeclarativeSource):
         state_path = AirbyteEntrypoint.extract_state(argv)
         config = cls.read_config(config_path) if config_path else None
         catalog = cls.read_catalog(catalog_path) if catalog_path else None
-        state = cls.read_state(state_path) if state_path else []
+        try:
+            state = cls.read_state(state_path) if state_path else []
+        except Exception as error:  # the CDK raises ValueError or a serializer's own error
+            message = (
+                f"The state file {state_path} is not an Airbyte state ({type(error).__name__}). "
+                "Clear the connection's data (Airbyte: Connection > Settings > Clear data, or run "
+                "read without --state) and sync again."
+            )
+            raise AirbyteTracedException(
+                message=message, internal_message=str(error), failure_type=FailureType.config_error
+            ) from None
         return cls(catalog=catalog, config=config, state=state)
 
 
