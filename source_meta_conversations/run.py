@@ -1,4 +1,4 @@
-"""Entrypoint: build the declarative source from the packaged manifest and speak the Airbyte protocol."""
+"""Entrypoint: build the source from the packaged manifest and speak the Airbyte protocol."""
 
 from __future__ import annotations
 

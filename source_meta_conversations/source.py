@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -58,7 +59,7 @@ class SourceMetaConversations(YamlDeclarativeSource):
 
     @classmethod
     def from_args(cls, argv: list[str]) -> SourceMetaConversations:
-        """Build the source the way the Airbyte platform runs it: config, catalog, state from argv."""
+        """Build the source as the Airbyte platform runs it: config, catalog, state from argv."""
         config_path = AirbyteEntrypoint.extract_config(argv)
         catalog_path = AirbyteEntrypoint.extract_catalog(argv)
         state_path = AirbyteEntrypoint.extract_state(argv)
@@ -78,16 +79,14 @@ class SourceMetaConversations(YamlDeclarativeSource):
         return cls(catalog=catalog, config=config, state=state)
 
 
-def describe_config_error(
-    error: jsonschema.ValidationError, spec: Mapping[str, Any]
-) -> str:
+def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, Any]) -> str:
     """Turn a JSON Schema validation error into a message that names the field and the fix."""
     properties: Mapping[str, Any] = spec.get("properties", {})
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else ""
         prop = properties.get(missing, {})
         return (
-            f"The configuration is missing \"{prop.get('title', missing)}\" ({missing}): "
+            f'The configuration is missing "{prop.get("title", missing)}" ({missing}): '
             f"{prop.get('description', 'it is required.')}"
         )
     name = str(error.absolute_path[0]) if error.absolute_path else ""
@@ -98,7 +97,8 @@ def describe_config_error(
     if error.validator == "pattern" and prop.get("pattern_descriptor"):
         expected = f"it must be {prop['pattern_descriptor']}"
     elif error.validator == "enum":
-        expected = "it must be one of " + ", ".join(repr(v) for v in error.validator_value)
+        allowed: list[Any] = list(prop.get("enum", []))
+        expected = "it must be one of " + ", ".join(repr(v) for v in allowed)
     elif error.validator == "type":
         expected = f"it must be a {error.validator_value}"
     elif secret:
@@ -107,11 +107,11 @@ def describe_config_error(
         expected = str(error.message)
     examples = prop.get("examples")
     hint = f", for example {examples[0]!r}" if examples and not secret else ""
-    return f"The configuration field \"{title}\" ({name}) is invalid{value}: {expected}{hint}."
+    return f'The configuration field "{title}" ({name}) is invalid{value}: {expected}{hint}.'
 
 
 class MetaConversationsEntrypoint(AirbyteEntrypoint):
-    """The CDK entrypoint, with config errors that name the field to fix instead of a schema dump."""
+    """The CDK entrypoint, with config errors that name the field to fix, not a schema dump."""
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:

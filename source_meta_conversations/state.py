@@ -17,10 +17,11 @@ The state this connector writes (see docs/meta-conversations.md#state):
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, FailureType
+from airbyte_cdk.models import AirbyteStateBlob, AirbyteStateMessage, AirbyteStateType, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 CONVERSATIONS = "conversations"
@@ -43,7 +44,9 @@ def _reset_hint(stream: str) -> str:
 
 
 def _refuse(stream: str, problem: str) -> AirbyteTracedException:
-    message = f'The saved state of stream "{stream}" cannot be used: {problem}. {_reset_hint(stream)}'
+    message = (
+        f'The saved state of stream "{stream}" cannot be used: {problem}. {_reset_hint(stream)}'
+    )
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=FailureType.config_error
     )
@@ -87,7 +90,9 @@ def _prepare_conversations_state(
                 f"it was written for Page {partition.get('page_id')}, not Page {page_id}",
             )
         _check_date(stream, cursor.get("updated_time"), "updated_time")
-    prepared = {key: value for key, value in state.items() if key not in ("state", "lookback_window")}
+    prepared = {
+        key: value for key, value in state.items() if key not in ("state", "lookback_window")
+    }
     prepared["use_global_cursor"] = False
     return prepared
 
@@ -125,7 +130,7 @@ def _prepare_child_state(stream: str, state: Any, config: Mapping[str, Any]) -> 
 def prepare_state(
     config: Mapping[str, Any], messages: Iterable[AirbyteStateMessage]
 ) -> list[AirbyteStateMessage]:
-    """Return the state messages to hand to the CDK, or raise a config_error that says how to reset."""
+    """The state messages to hand to the CDK; raise a config_error saying how to reset."""
     prepared: list[AirbyteStateMessage] = []
     for message in messages:
         if message.type == AirbyteStateType.LEGACY or message.type is None:
@@ -149,6 +154,6 @@ def prepare_state(
             continue
         updated = copy.deepcopy(message)
         assert updated.stream is not None
-        updated.stream.stream_state = type(raw)(**new_value) if raw is not None else None  # type: ignore[call-arg]
+        updated.stream.stream_state = AirbyteStateBlob(**new_value)
         prepared.append(updated)
     return prepared
