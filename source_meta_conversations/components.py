@@ -246,12 +246,16 @@ class GraphCursorPagination(CursorPaginationStrategy):
 
 
 def _is_graph_page(response: requests.Response) -> bool:
-    """Whether the body is a JSON object with a ``data`` list (a Graph list page)."""
+    """Whether the body is a Graph list page: a JSON object with a ``data`` list.
+
+    An empty JSON list also counts: it is what a child reads from its parent when a conversation
+    carries no nested ``messages`` (Graph omits a field with no data).
+    """
     try:
         body = response.json()
     except ValueError:
         return False
-    return isinstance(body, dict) and isinstance(body.get("data"), list)
+    return body == [] or (isinstance(body, dict) and isinstance(body.get("data"), list))
 
 
 def _safe_url(response: requests.Response) -> str:

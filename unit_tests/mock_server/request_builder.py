@@ -7,6 +7,7 @@ import hmac
 from typing import Any
 
 from airbyte_cdk.test.mock_http import HttpRequest
+from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
 from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import ACCESS_TOKEN, API_VERSION, BASE_URL, PAGE_ID
@@ -19,6 +20,9 @@ class RequestBuilder:
         self._resource = resource
         self._query: dict[str, Any] = {}
         self._token = ACCESS_TOKEN
+        self._base_url = BASE_URL
+        self._api_version = API_VERSION
+        self._any_query = False
 
     @classmethod
     def conversations(cls, platform: str = "messenger", page_id: str = PAGE_ID) -> RequestBuilder:
@@ -37,6 +41,9 @@ class RequestBuilder:
             .with_limit(manifest_facts.messages_page_size())
         )
 
+    def with_fields(self, fields: str) -> RequestBuilder:
+        return self.with_query("fields", fields)
+
     def with_query(self, key: str, value: Any) -> RequestBuilder:
         self._query[key] = value
         return self
@@ -54,9 +61,26 @@ class RequestBuilder:
         proof = hmac.new(app_secret.encode(), ACCESS_TOKEN.encode(), hashlib.sha256).hexdigest()
         return self.with_query("appsecret_proof", proof)
 
+    def with_any_query(self) -> RequestBuilder:
+        """Match the resource whatever its query string (for requests a test cannot predict)."""
+        self._any_query = True
+        return self
+
+    def with_token(self, token: str) -> RequestBuilder:
+        self._token = token
+        return self
+
+    def with_api_version(self, api_version: str) -> RequestBuilder:
+        self._api_version = api_version
+        return self
+
+    def with_base_url(self, base_url: str) -> RequestBuilder:
+        self._base_url = base_url.rstrip("/")
+        return self
+
     def build(self) -> HttpRequest:
         return HttpRequest(
-            url=f"{BASE_URL}/{API_VERSION}/{self._resource}",
-            query_params=self._query,
+            url=f"{self._base_url}/{self._api_version}/{self._resource}",
+            query_params=ANY_QUERY_PARAMS if self._any_query else self._query,
             headers={"Authorization": f"OAuth {self._token}"},
         )

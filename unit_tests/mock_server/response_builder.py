@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
+from pathlib import Path
 from typing import Any
 
 from airbyte_cdk.test.mock_http import HttpResponse
 
 from unit_tests.mock_server.config import API_VERSION, BASE_URL, PAGE_ID
+
+RESPONSE_TEMPLATES = Path(__file__).parent.parent / "resource" / "http" / "response"
+
+
+def template(name: str) -> Any:
+    """A response template from ``resource/http/response/<name>.json`` (a fresh copy)."""
+    return json.loads((RESPONSE_TEMPLATES / f"{name}.json").read_text())
 
 
 def graph_time(second: int) -> str:
@@ -103,9 +111,27 @@ def page(
     return HttpResponse(json.dumps(body), 200)
 
 
+def empty_page(*, next_after: str, with_cursors: bool = True) -> HttpResponse:
+    """An empty Graph page that still says another page follows (Graph documents these)."""
+    body: dict[str, Any] = {
+        "data": [],
+        "paging": paging(
+            after=next_after if with_cursors else None,
+            next_url=edge_url(f"{PAGE_ID}/conversations", next_after),
+        ),
+    }
+    return HttpResponse(json.dumps(body), 200)
+
+
+def not_json(status: int = 502, body: str = "<html><body>Bad Gateway</body></html>") -> HttpResponse:
+    """What a proxy in front of Graph answers: not the JSON envelope."""
+    return HttpResponse(body, status)
+
+
 def graph_error(
     code: int, *, subcode: int | None = None, message: str = "An error", status: int = 400,
     error_type: str = "OAuthException", transient: bool | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HttpResponse:
     """Graph's error envelope."""
     error: dict[str, Any] = {
@@ -118,4 +144,4 @@ def graph_error(
         error["error_subcode"] = subcode
     if transient is not None:
         error["is_transient"] = transient
-    return HttpResponse(json.dumps({"error": error}), status)
+    return HttpResponse(json.dumps({"error": error}), status, headers or {})

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import tempfile
+from io import StringIO
+from pathlib import Path
 from typing import Any
 
+from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
-from source_meta_conversations.source import SourceMetaConversations
+from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
+
+ALL_STREAMS = ["conversations", "messages", "message_details"]
 
 
 def read_streams(
@@ -31,3 +39,34 @@ def records_of(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
     return [
         message.record.data for message in output.records if message.record.stream == stream
     ]
+
+
+def run_entrypoint(command: str, config: dict[str, Any]) -> EntrypointOutput:
+    """Run ``check`` or ``discover`` through the connector's own entrypoint class.
+
+    ``airbyte_cdk.test.entrypoint_wrapper`` runs the CDK's plain ``AirbyteEntrypoint``; this runs
+    ``MetaConversationsEntrypoint`` (the one ``run.py`` launches), whose config validation names
+    the field to fix, and captures its log lines like the CDK wrapper does.
+    """
+    log_buffer = StringIO()
+    handler = logging.StreamHandler(log_buffer)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(AirbyteLogFormatter())
+    root = logging.getLogger("")
+    root.addHandler(handler)
+    messages: list[str] = []
+    uncaught: Exception | None = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = Path(tmp) / "config.json"
+            config_path.write_text(json.dumps(config))
+            args = [command, "--config", str(config_path)]
+            source = SourceMetaConversations.from_args(args)
+            entrypoint = MetaConversationsEntrypoint(source)
+            messages.extend(entrypoint.run(entrypoint.parse_args(args)))
+    except Exception as exception:  # the platform sees these as a trace message and exit 1
+        uncaught = exception
+    finally:
+        root.removeHandler(handler)
+    logs = log_buffer.getvalue().split("\n")[:-1]
+    return EntrypointOutput(messages=messages + logs, uncaught_exception=uncaught)
