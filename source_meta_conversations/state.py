@@ -6,7 +6,7 @@ starts from the other platform's watermark (the CDK's per-partition cursor start
 partitions at the stream's global cursor). This module refuses the first two with a message
 that says how to reset, and makes the third safe.
 
-The state this connector writes (see docs/meta-conversations.md#state):
+The state this connector writes (see docs/meta-conversations.md#incremental-sync-and-state):
 
 - ``conversations``: one entry per (platform, Page), ``{"partition": {"platform": "messenger",
   "page_id": "1"}, "cursor": {"updated_time": "2026-03-01T00:01:40+0000"}}``.
