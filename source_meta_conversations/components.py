@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies import (
     CursorPaginationStrategy,
 )
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
-from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -351,3 +353,105 @@ class GraphUsageBackoff(BackoffStrategy):
         source = "Meta's usage header" if told is not None else "backoff"
         LOGGER.info("Waiting %.1f s before retrying (%s, attempt %d).", wait, source, attempt_count)
         return wait
+
+
+def usage_percent(response: requests.Response) -> int:
+    """The highest percentage in Meta's usage headers (0 when there are none).
+
+    Reads ``X-Business-Use-Case-Usage`` (per object, per type) and ``X-App-Usage``; throttling
+    may start when any ``call_count``, ``total_time`` or ``total_cputime`` reaches 100.
+    """
+    values: list[float] = []
+    for header in ("X-Business-Use-Case-Usage", "X-App-Usage"):
+        raw = response.headers.get(header)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        entries: list[Any] = [usage] if header == "X-App-Usage" else []
+        if header == "X-Business-Use-Case-Usage" and isinstance(usage, dict):
+            entries = [
+                entry for group in usage.values() if isinstance(group, list) for entry in group
+            ]
+        for entry in entries:
+            if isinstance(entry, dict):
+                for key in ("call_count", "total_time", "total_cputime"):
+                    value = entry.get(key)
+                    if isinstance(value, (int, float)):
+                        values.append(float(value))
+    return int(max(values, default=0))
+
+
+@dataclass
+class GraphUsageWatcher(ErrorHandler):
+    """Read Meta's usage headers on every response and pause before the budget runs out.
+
+    Runs first in a ``CompositeErrorHandler`` and never decides a response itself (it returns
+    None, so the next handler does). On a fresh (not cached) successful answer it pauses the
+    calling thread for ``estimated_time_to_regain_access`` when Meta reports one, or for one
+    rate window (``window_seconds``) once any usage value passes ``threshold`` percent: more
+    than the window's budget is spent, so someone besides this sync is calling for the Page.
+    Up to 100% is this sync's own pacing at ``max_requests_per_second`` (the API budget keeps
+    it there), which needs no pause. Throttled answers are waited on by ``GraphUsageBackoff``;
+    here they are only read and logged.
+
+    Why a component: the CDK's API budget only understands plain numeric rate-limit headers, and
+    Meta's are JSON per object (source-facebook-marketing misses the throttled answer's headers
+    this way: airbytehq/airbyte #86316).
+
+    Example: a 200 carrying ``X-App-Usage: {"call_count": 120, ...}`` pauses one window; one
+    with ``estimated_time_to_regain_access: 2`` pauses 120 s; one at 100% does not pause.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    threshold: int = 100
+    window_seconds: float = 1.0
+    max_retries_value: int | str = 8
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._max_retries = int(self.max_retries_value)
+        self._sleep = time.sleep
+        self._high_water = 0
+        self._lock = threading.Lock()
+
+    @property
+    def max_retries(self) -> int | None:
+        """The retries of the handlers composed after this one (the composite reads the first)."""
+        return self._max_retries
+
+    @property
+    def max_time(self) -> int | None:
+        """No time limit of its own."""
+        return None
+
+    def interpret_response(self, response: requests.Response | Exception | None) -> ErrorResolution:
+        """Read the usage, pause if the budget is overspent; the next handler decides."""
+        if isinstance(response, requests.Response) and not getattr(response, "from_cache", False):
+            percent = usage_percent(response)
+            self._log_rise(percent)
+            if response.status_code == 200:
+                wait = regain_access_seconds(response)
+                if wait is None and percent > self.threshold:
+                    wait = self.window_seconds
+                if wait:
+                    if wait > self.window_seconds:
+                        LOGGER.info(
+                            "Meta reports %d%% of the call budget used and asks to wait; "
+                            "pausing %.0f s before the next call.",
+                            percent,
+                            wait,
+                        )
+                    self._sleep(wait)
+        return None  # type: ignore[return-value]  # None lets the composite ask the next handler
+
+    def _log_rise(self, percent: int) -> None:
+        """Log each time usage first passes 50, 80 and 100 percent in this sync."""
+        with self._lock:
+            level = max((mark for mark in (50, 80, 100) if percent >= mark), default=0)
+            if level <= self._high_water:
+                return
+            self._high_water = level
+        LOGGER.info("Meta reports %d%% of the Page's or app's call budget used.", percent)
