@@ -5,6 +5,7 @@ Each class is one small component referenced from ``manifest.yaml`` by ``class_n
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -12,13 +13,16 @@ import threading
 import time
 from collections.abc import Generator, Iterable, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.error_handlers import CompositeErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import (
     CursorPaginationStrategy,
 )
@@ -27,6 +31,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     SUCCESS_RESOLUTION,
     ErrorResolution,
+    ResponseAction,
 )
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -91,6 +96,22 @@ class GraphRecordContext(RecordTransformation):
                 record[name] = rfc3339(value)
 
 
+_GRAPH_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+@functools.lru_cache(maxsize=64)
+def _as_utc(timestamp: str) -> str:
+    """``timestamp`` (``%Y-%m-%dT%H:%M:%S%z``, any offset) as Graph's UTC form ``...+0000``."""
+    moment = datetime.strptime(timestamp, _GRAPH_TIME_FORMAT).astimezone(UTC)
+    return moment.strftime(_GRAPH_TIME_FORMAT)
+
+
+def _created_utc(record: Mapping[str, Any]) -> str:
+    """A record's ``created_time`` in Graph's UTC form (parsed only when not already UTC)."""
+    created = str(record.get("created_time", ""))
+    return created if created.endswith("+0000") or not created else _as_utc(created)
+
+
 @dataclass
 class NewMessagesFilter(RecordFilter):
     """Keep the messages created at or after the slice's start (the stream's watermark).
@@ -101,7 +122,8 @@ class NewMessagesFilter(RecordFilter):
     Why a component: a ``RecordFilter`` condition renders Jinja for every message (about 20 us
     each, a tenth of the sync's CPU on 1,000 conversations x 20 messages), and the CDK's own
     client-side incremental filter builds a new cursor per record when the cursor is global.
-    Graph and the cursor both write UTC as ``+0000``, so the two strings compare in time order.
+    Both sides are brought to Graph's UTC form (``+0000``; the slice's start keeps the offset of
+    ``start_date``), where the strings compare in time order.
 
     Example: with slice start ``2026-03-01T00:00:00+0000``, a message created
     ``2026-02-28T23:59:59+0000`` is dropped and one created ``2026-03-01T00:00:00+0000`` kept.
@@ -117,11 +139,14 @@ class NewMessagesFilter(RecordFilter):
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         """Yield the records new since the slice's start (with details, if required)."""
-        start = stream_slice.cursor_slice.get("start_time") if stream_slice is not None else None
+        raw_start = (
+            stream_slice.cursor_slice.get("start_time") if stream_slice is not None else None
+        )
+        start = _as_utc(str(raw_start)) if raw_start else None
         for record in records:
             if self.require_details and len(record) <= 2:
                 continue
-            if start is not None and str(record.get("created_time", "")) < start:
+            if start is not None and _created_utc(record) < start:
                 continue
             yield record
 
@@ -219,17 +244,28 @@ class KeepFields(RecordTransformation):
 
 @dataclass
 class GraphCursorPagination(CursorPaginationStrategy):
-    """Graph cursor paging that fails loudly instead of looping when Meta repeats a page.
+    """Graph cursor paging that follows ``paging.next`` to the end and never loops.
 
-    Why a component: Graph's only end-of-list signal is a missing ``paging.next``. The manifest's
-    ``stop_condition`` handles that, but a ``next`` that points at the page just read (seen with
-    stale cursors) would make the CDK's ``CursorPagination`` ask for the same page forever, and a
-    stop condition cannot see the previous token. This strategy compares the new cursor with the
-    one that fetched the page and raises a transient error naming the loop.
+    Why a component: Graph's only end-of-list signal is a missing ``paging.next``; the manifest's
+    ``stop_condition`` says that and ``cursor_value`` reads ``paging.cursors.after``. Three cases
+    need more than those two templates, because they need the previous cursors or the body:
 
-    Example: a page fetched with ``after=QVFI`` answering ``paging.cursors.after == "QVFI"`` and a
-    ``paging.next`` raises instead of requesting ``after=QVFI`` again.
+    - a cursor already followed in this partition (a ``next`` pointing back, seen with stale
+      cursors) would make the CDK page forever: it raises a transient error instead;
+    - a page that has ``next`` but no ``cursors`` (an empty page can come that way) continues
+      with the ``after`` of the ``next`` URL instead of ending the list;
+    - a 200 whose body is not a Graph page has no ``next`` to read: it raises rather than end
+      the list early (checked only at the end, so a page is not parsed again on every call).
+
+    Example: pages fetched with ``after=A`` then ``after=B`` answering ``cursors.after == "A"``
+    with a ``next`` raise instead of requesting ``after=A`` again.
     """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        # The CDK reads every partition of a stream through one paginator, from worker threads.
+        self._followed: dict[str, set[str]] = {}
+        self._followed_lock = threading.Lock()
 
     def next_page_token(
         self,
@@ -240,7 +276,7 @@ class GraphCursorPagination(CursorPaginationStrategy):
         page_size_override: int | None = None,
         stream_slice: StreamSlice | None = None,
     ) -> Any | None:
-        """The next cursor, or None at the end; raise if it is the cursor just followed."""
+        """The next cursor, or None at the end of the list."""
         token = super().next_page_token(
             response,
             last_page_size,
@@ -249,29 +285,28 @@ class GraphCursorPagination(CursorPaginationStrategy):
             page_size_override=page_size_override,
             stream_slice=stream_slice,
         )
-        # The list ends here: make sure it is because Graph said so, not because the body was
-        # not a Graph page at all (then there is no `paging.next` to read either). Checked only
-        # at the end, so a page is not parsed once more on every call.
-        if token is None and not _is_graph_page(response):
+        key = _partition_key(stream_slice)
+        if token is None:
+            token = _after_from_next(response)
+        if token is None:
+            with self._followed_lock:
+                self._followed.pop(key, None)
+            return None
+        with self._followed_lock:
+            followed = self._followed.setdefault(key, set())
+            if last_page_token_value is None:
+                followed.clear()
+            else:
+                followed.add(str(last_page_token_value))
+            repeated = str(token) in followed
+            if repeated:
+                self._followed.pop(key, None)
+        if repeated:
             raise AirbyteTracedException(
                 message=(
-                    "Meta's Graph API answered a page whose body is not a Graph list (no JSON "
-                    "`data`), so the connector stopped rather than end the list early. Run the "
-                    "sync again; it resumes from the last state."
-                ),
-                internal_message=f"Not a Graph page at {_safe_url(response)}",
-                failure_type=FailureType.transient_error,
-            )
-        if (
-            token is not None
-            and last_page_token_value is not None
-            and token == last_page_token_value
-        ):
-            raise AirbyteTracedException(
-                message=(
-                    "Meta's Graph API returned the same page again (its paging.next points back at "
-                    "the page just read), so the connector stopped instead of looping. Run the "
-                    "sync again; if it repeats, the conversation list changed while paging."
+                    "Meta's Graph API sent the connector to the same page again (its paging.next "
+                    "repeats a cursor already followed), so it stopped instead of looping. Run "
+                    "the sync again; if it repeats, the list changed while paging."
                 ),
                 internal_message=f"Repeated paging cursor at {_safe_url(response)}",
                 failure_type=FailureType.transient_error,
@@ -279,17 +314,49 @@ class GraphCursorPagination(CursorPaginationStrategy):
         return token
 
 
-def _is_graph_page(response: requests.Response) -> bool:
-    """Whether the body is a Graph list page: a JSON object with a ``data`` list.
+def _partition_key(stream_slice: StreamSlice | None) -> str:
+    """A stable key for the partition a page belongs to."""
+    if stream_slice is None:
+        return ""
+    return json.dumps(stream_slice.partition, sort_keys=True, default=str)
 
-    An empty JSON list also counts: it is what a child reads from its parent when a conversation
-    carries no nested ``messages`` (Graph omits a field with no data).
+
+def _after_from_next(response: requests.Response) -> str | None:
+    """The ``after`` cursor of the page's ``paging.next`` URL; None when there is no next page.
+
+    Raises when the body is not a Graph page, or when ``next`` exists but names no cursor.
     """
     try:
         body = response.json()
     except ValueError:
-        return False
-    return body == [] or (isinstance(body, dict) and isinstance(body.get("data"), list))
+        body = None
+    if body == []:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise AirbyteTracedException(
+            message=(
+                "Meta's Graph API answered a page whose body is not a Graph list (no JSON "
+                "`data`), so the connector stopped rather than end the list early. Run the "
+                "sync again; it resumes from the last state."
+            ),
+            internal_message=f"Not a Graph page at {_safe_url(response)}",
+            failure_type=FailureType.transient_error,
+        )
+    paging = body.get("paging")
+    next_url = paging.get("next") if isinstance(paging, dict) else None
+    if not next_url:
+        return None
+    after = parse_qs(urlsplit(str(next_url)).query).get("after")
+    if not after:
+        raise AirbyteTracedException(
+            message=(
+                "Meta's Graph API said more pages follow but gave no cursor to ask for them, so "
+                "the connector stopped rather than end the list early. Run the sync again."
+            ),
+            internal_message=f"paging.next without a cursor at {_safe_url(response)}",
+            failure_type=FailureType.transient_error,
+        )
+    return after[0]
 
 
 def _safe_url(response: requests.Response) -> str:
@@ -315,14 +382,54 @@ def regain_access_seconds(response: requests.Response | None) -> float | None:
     except ValueError:
         return None
     minutes = [
-        float(entry.get("estimated_time_to_regain_access") or 0)
+        float(value)
         for entries in (usage.values() if isinstance(usage, dict) else [])
         if isinstance(entries, list)
         for entry in entries
         if isinstance(entry, dict)
+        for value in [entry.get("estimated_time_to_regain_access")]
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
     longest = max(minutes, default=0.0)
     return longest * 60 if longest > 0 else None
+
+
+class _WaitLedger:
+    """The seconds this sync has spent waiting on Meta, shared by every stream's backoff.
+
+    The CDK builds one backoff strategy per requester (each stream, and the parent inside each
+    child), but the bound is per sync: they all add to this one ledger, which the source resets
+    when it is built (one source is one sync).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waited = 0.0
+
+    def reset(self) -> None:
+        """Forget the waits of a previous sync."""
+        with self._lock:
+            self._waited = 0.0
+
+    def add(self, wait: float, bound: float) -> float:
+        """Record ``wait`` and return the total; raise if it would pass ``bound``."""
+        with self._lock:
+            if self._waited + wait > bound:
+                raise AirbyteTracedException(
+                    message=(
+                        f"Meta kept this Page throttled or unavailable: this sync already waited "
+                        f"{self._waited:.0f} s and the next wait ({wait:.0f} s) would pass the "
+                        f"limit of {bound:.0f} s. The next sync resumes from the last state; "
+                        'lower "Maximum calls per second" if other apps share the Page, or raise '
+                        '"Longest total wait for Meta\'s rate limits".'
+                    ),
+                    failure_type=FailureType.transient_error,
+                )
+            self._waited += wait
+            return self._waited
+
+
+SYNC_WAITS = _WaitLedger()
 
 
 @dataclass
@@ -332,7 +439,8 @@ class GraphUsageBackoff(BackoffStrategy):
     Why a component: Meta gives the wait in ``X-Business-Use-Case-Usage`` as JSON, in minutes,
     per object (see ``regain_access_seconds``), which ``WaitTimeFromHeader`` cannot read; and the
     connector must stop, with a transient error and its last state, once the waits of one sync add
-    up past ``max_total_wait_seconds`` rather than wait forever while a Page stays blocked.
+    up past ``max_total_wait_seconds`` (across all streams: ``SYNC_WAITS``) rather than wait
+    forever while a Page stays blocked.
 
     Example: a throttled answer with ``estimated_time_to_regain_access: 1`` waits 60 s; one with
     0 or no header waits ``base_seconds * 2 ** (attempt - 1)`` seconds, at most ``cap_seconds``.
@@ -352,8 +460,6 @@ class GraphUsageBackoff(BackoffStrategy):
         )
         self._base = float(self.base_seconds)
         self._cap = float(self.cap_seconds)
-        self._waited = 0.0
-        self._lock = threading.Lock()
 
     def backoff_time(
         self,
@@ -370,18 +476,7 @@ class GraphUsageBackoff(BackoffStrategy):
             if told is not None
             else min(self._cap, self._base * 2 ** max(attempt_count - 1, 0))
         )
-        with self._lock:
-            if self._waited + wait > self._bound:
-                raise AirbyteTracedException(
-                    message=(
-                        f"Meta kept this Page throttled or unavailable: this sync already waited "
-                        f"{self._waited:.0f} s and the next wait ({wait:.0f} s) would pass the "
-                        f"limit of {self._bound:.0f} s. The next sync resumes from the last state; "
-                        'lower "Maximum calls per second" if other apps share the Page.'
-                    ),
-                    failure_type=FailureType.transient_error,
-                )
-            self._waited += wait
+        SYNC_WAITS.add(wait, self._bound)
         source = "Meta's usage header" if told is not None else "backoff"
         LOGGER.info("Waiting %.1f s before retrying (%s, attempt %d).", wait, source, attempt_count)
         return wait
@@ -501,3 +596,33 @@ class GraphUsageWatcher(ErrorHandler):
                 return
             self._high_water = level
         LOGGER.info("Meta reports %d%% of the Page's or app's call budget used.", percent)
+
+
+@dataclass
+class GraphErrorHandler(CompositeErrorHandler):
+    """The composite of the usage watcher and the error table, where retried errors are transient.
+
+    Why a component: the CDK gives a RETRY or RATE_LIMITED resolution the failure type of the
+    HTTP status, and Graph sends "retry later" codes (2, 368, 1 "reduce the amount of data")
+    with HTTP 400 as well as 5xx; a sync that ran out of retries on them would end as a
+    system_error (a bug of ours) instead of a transient_error (try again later). Decided on
+    the Graph code by the table, typed by what the table decided.
+
+    Example: code 368 with HTTP 400 on every attempt ends the sync as transient_error.
+    """
+
+    def interpret_response(
+        self, response_or_exception: requests.Response | Exception | None
+    ) -> ErrorResolution:
+        """The composite's resolution, typed transient when it retries."""
+        resolution = super().interpret_response(response_or_exception)
+        if (
+            resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+            and resolution.failure_type != FailureType.transient_error
+        ):
+            return ErrorResolution(
+                response_action=resolution.response_action,
+                failure_type=FailureType.transient_error,
+                error_message=resolution.error_message,
+            )
+        return resolution

@@ -28,7 +28,11 @@ def _literal_segments(glob: Any, separator: str | None) -> list[str] | None:
     if isinstance(glob, str):
         if not separator:
             return None
-        segments = [segment for segment in glob.split(separator) if segment]
+        # As dpath splits it: only leading separators are dropped; an empty segment is the key
+        # "" (the CDK allows empty keys), which is left to dpath itself.
+        segments = glob.lstrip(separator).split(separator)
+        if "" in segments:
+            return None
     elif isinstance(glob, (list, tuple)):
         segments = list(glob)
     else:

@@ -21,9 +21,16 @@ def run(args: list[str] | None = None) -> None:
         sys.exit(1)
     entrypoint = MetaConversationsEntrypoint(source)
     parsed_args = entrypoint.parse_args(argv)
-    with PRINT_BUFFER:
-        for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")
+    try:
+        with PRINT_BUFFER:
+            for message in entrypoint.run(parsed_args):
+                print(f"{message}\n", end="")
+    except AirbyteTracedException as error:
+        # The failure as one trace message (its stack trace stays inside it, for the logs view),
+        # not also as a Python traceback printed by the CDK's uncaught-exception hook. A stream
+        # that failed during a read has already emitted its own trace; this is the summary.
+        print(AirbyteEntrypoint.airbyte_message_to_string(error.as_sanitized_airbyte_message()))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

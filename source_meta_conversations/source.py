@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -14,9 +16,11 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.components import SYNC_WAITS
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+DEFAULT_BASE_URL = "https://graph.facebook.com"
 
 
 class SourceMetaConversations(YamlDeclarativeSource):
@@ -28,6 +32,7 @@ class SourceMetaConversations(YamlDeclarativeSource):
         config: Mapping[str, Any] | None = None,
         state: Any = None,
     ) -> None:
+        SYNC_WAITS.reset()  # one source is one sync: its waits on Meta start at zero
         if config and state:
             state = prepare_state(config, state)
         super().__init__(
@@ -49,9 +54,11 @@ class SourceMetaConversations(YamlDeclarativeSource):
                 self._config = {**original, "platform": platform}
                 status = super().check(logger, self._config)
                 if status.status != Status.SUCCEEDED:
-                    reason = (status.message or "").strip("'\"")
+                    host = urlsplit(str(original.get("base_url") or DEFAULT_BASE_URL)).netloc
+                    reason = _unrepr(status.message or "")
                     return AirbyteConnectionStatus(
-                        status=Status.FAILED, message=f"{str(platform).capitalize()}: {reason}"
+                        status=Status.FAILED,
+                        message=f"{str(platform).capitalize()}: {reason} (checked at {host})",
                     )
         finally:
             self._config = original
@@ -77,6 +84,18 @@ class SourceMetaConversations(YamlDeclarativeSource):
                 message=message, internal_message=str(error), failure_type=FailureType.config_error
             ) from None
         return cls(catalog=catalog, config=config, state=state)
+
+
+def _unrepr(message: str) -> str:
+    """The CDK reports a failed check as ``repr(message)``: give back the plain text."""
+    if len(message) >= 2 and message[0] == message[-1] and message[0] in "'\"":
+        try:
+            value = ast.literal_eval(message)
+        except (ValueError, SyntaxError):
+            return message
+        if isinstance(value, str):
+            return value
+    return message
 
 
 def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, Any]) -> str:

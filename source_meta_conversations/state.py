@@ -134,7 +134,16 @@ def prepare_state(
     prepared: list[AirbyteStateMessage] = []
     for message in messages:
         if message.type == AirbyteStateType.LEGACY or message.type is None:
-            raise _refuse("all streams", "it is a legacy (pre per-stream) state")
+            message_text = (
+                "The saved state is a legacy (pre per-stream) Airbyte state, which this "
+                "connector never writes. Clear the connection's data (Airbyte: Connection > "
+                "Settings > Clear data, or run read without --state) and sync again."
+            )
+            raise AirbyteTracedException(
+                message=message_text,
+                internal_message=message_text,
+                failure_type=FailureType.config_error,
+            )
         stream_state = message.stream
         if message.type != AirbyteStateType.STREAM or stream_state is None:
             prepared.append(message)
