@@ -37,7 +37,11 @@ def message(message_id: str, second: int, *, details: bool = True) -> dict[str, 
     if details:
         record.update(
             {
-                "from": {"id": "5563492337028372", "name": "Ada Lovelace", "email": "a@example.com"},
+                "from": {
+                    "id": "5563492337028372",
+                    "name": "Ada Lovelace",
+                    "email": "a@example.com",
+                },
                 "to": {"data": [{"id": PAGE_ID, "name": "Kitty Shop"}]},
                 "message": f"text of {message_id}",
             }
@@ -97,7 +101,10 @@ class ConversationBuilder:
 
 
 def page(
-    records: list[dict[str, Any]], *, after: str = "QVFIUlast", next_after: str | None = None,
+    records: list[dict[str, Any]],
+    *,
+    after: str = "QVFIUlast",
+    next_after: str | None = None,
     resource: str = f"{PAGE_ID}/conversations",
 ) -> HttpResponse:
     """A Graph list page; ``next_after`` makes it say that another page follows."""
@@ -123,14 +130,21 @@ def empty_page(*, next_after: str, with_cursors: bool = True) -> HttpResponse:
     return HttpResponse(json.dumps(body), 200)
 
 
-def not_json(status: int = 502, body: str = "<html><body>Bad Gateway</body></html>") -> HttpResponse:
+def not_json(
+    status: int = 502, body: str = "<html><body>Bad Gateway</body></html>"
+) -> HttpResponse:
     """What a proxy in front of Graph answers: not the JSON envelope."""
     return HttpResponse(body, status)
 
 
 def graph_error(
-    code: int, *, subcode: int | None = None, message: str = "An error", status: int = 400,
-    error_type: str = "OAuthException", transient: bool | None = None,
+    code: int,
+    *,
+    subcode: int | None = None,
+    message: str = "An error",
+    status: int = 400,
+    error_type: str = "OAuthException",
+    transient: bool | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
     """Graph's error envelope."""

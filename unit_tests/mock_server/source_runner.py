@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from airbyte_cdk.logger import AirbyteLogFormatter
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import AirbyteErrorTraceMessage, AirbyteMessageSerializer, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
@@ -26,19 +26,53 @@ def read_streams(
     sync_mode: SyncMode = SyncMode.full_refresh,
     state: list[Any] | None = None,
     expecting_exception: bool = False,
+    debug: bool = False,
 ) -> EntrypointOutput:
+    """Read ``streams`` as the platform would (``debug`` adds the CDK's request/response logs)."""
     builder = CatalogBuilder()
     for name in streams:
         builder = builder.with_stream(name, sync_mode)
     catalog = builder.build()
     source = SourceMetaConversations(catalog=catalog, config=config, state=state)
-    return read(source, config, catalog, state, expecting_exception)
+    return read(source, config, catalog, state, expecting_exception, debug=debug)
 
 
 def records_of(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
+    """The data of the records ``output`` holds for ``stream``, in order."""
     return [
-        message.record.data for message in output.records if message.record.stream == stream
+        message.record.data
+        for message in output.records
+        if message.record is not None and message.record.stream == stream
     ]
+
+
+def stream_error(output: EntrypointOutput, stream: str) -> AirbyteErrorTraceMessage:
+    """The error a stream failed with.
+
+    The concurrent CDK ends a failed read with a summary error (always ``config_error``,
+    "During the sync, the following streams did not sync successfully"); the stream's own error,
+    with its real failure type and message, is emitted before it.
+    """
+    all_errors = [
+        message.trace.error
+        for message in output.errors
+        if message.trace is not None and message.trace.error is not None
+    ]
+    errors = [
+        error
+        for error in all_errors
+        if error.stream_descriptor is not None and error.stream_descriptor.name == stream
+    ]
+    assert errors, f"no error for stream {stream!r}; errors: {all_errors}"
+    return errors[-1]
+
+
+def output_text(output: EntrypointOutput) -> str:
+    """Every message of a run (records, logs, traces, statuses) as the platform would read it."""
+    return "\n".join(
+        json.dumps(AirbyteMessageSerializer.dump(message))
+        for message in output.get_message_iterator()
+    )
 
 
 def run_entrypoint(command: str, config: dict[str, Any]) -> EntrypointOutput:

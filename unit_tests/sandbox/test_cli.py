@@ -6,8 +6,9 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -46,7 +47,7 @@ def run_cli() -> Iterator:
 
 class TestCli:
     def test_given_start_when_running_then_one_json_line_and_serves_until_sigterm(
-        self, run_cli, tmp_path: Path
+        self, run_cli: Callable[..., tuple[subprocess.Popen[str], dict[str, Any]]], tmp_path: Path
     ) -> None:
         config_path = tmp_path / "secrets" / "config.json"
 
@@ -74,7 +75,9 @@ class TestCli:
         assert code == 0
         assert line["access_token"] not in stderr
 
-    def test_given_sigint_when_running_then_exits_zero(self, run_cli) -> None:
+    def test_given_sigint_when_running_then_exits_zero(
+        self, run_cli: Callable[..., tuple[subprocess.Popen[str], dict[str, Any]]]
+    ) -> None:
         process, line = run_cli("--app-secret", "abc", "--platforms", "instagram", "--verbose")
         requests.get(
             f"{line['base_url']}/v26.0/me", params={"access_token": line["access_token"]}, timeout=5

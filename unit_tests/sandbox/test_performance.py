@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 from source_meta_conversations.sandbox import Sandbox, SandboxOptions
 from source_meta_conversations.sandbox.api import ApiRequest
 from source_meta_conversations.sandbox.measure import PAGE_FIELDS
+from unit_tests.sandbox.client import GraphClient
 
 
 def test_given_25_conversations_with_20_detailed_messages_when_served_then_well_under_20_ms() -> (
@@ -40,7 +42,7 @@ def test_given_25_conversations_with_20_detailed_messages_when_served_then_well_
 
 
 def test_given_keep_alive_session_when_calling_in_a_row_then_no_nagle_stalls(
-    make_client,
+    make_client: Callable[..., GraphClient],
 ) -> None:
     client = make_client(conversations=5)
     client.get("me")  # open the connection
@@ -55,7 +57,9 @@ def test_given_keep_alive_session_when_calling_in_a_row_then_no_nagle_stalls(
     assert elapsed < 0.4
 
 
-def test_given_latency_option_when_calling_then_api_slower_and_admin_not(make_client) -> None:
+def test_given_latency_option_when_calling_then_api_slower_and_admin_not(
+    make_client: Callable[..., GraphClient],
+) -> None:
     client = make_client(conversations=2, latency_ms=150)
 
     started = time.perf_counter()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
+
+import requests
 
 from source_meta_conversations.sandbox.ratelimit import RateLimiter
 from unit_tests.sandbox.client import GraphClient, error_of
 
 
-def _buc(response, object_id: str) -> dict:
+def _buc(response: requests.Response, object_id: str) -> dict[str, Any]:
     (usage,) = json.loads(response.headers["X-Business-Use-Case-Usage"])[object_id]
     return usage
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from unit_tests.sandbox.client import DETAIL_FIELDS, GraphClient, error_of
 
@@ -75,7 +76,7 @@ class TestTwentyMessageRule:
         assert json.loads(results[0]["body"])["id"] == messages[18]["id"]
 
     def test_given_new_messages_when_added_then_former_20th_newest_loses_its_details(
-        self, make_client
+        self, make_client: Callable[..., GraphClient]
     ) -> None:
         client = make_client(conversations=2, messages="fixed:25")
         world = client.sandbox.world

@@ -1,0 +1,243 @@
+"""The custom components of ``components.py``, tested directly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_meta_conversations.components import (
+    GraphCursorPagination,
+    GraphUsageBackoff,
+    KeepFields,
+    regain_access_seconds,
+)
+from unit_tests.mock_server import manifest_facts
+from unit_tests.mock_server.config import ACCESS_TOKEN, PAGE_ID
+
+CONVERSATIONS_URL = f"https://graph.facebook.com/v26.0/{PAGE_ID}/conversations"
+NEXT_URL = f"{CONVERSATIONS_URL}?limit=25&after=QVFIUnext"
+
+
+def _response(
+    body: Any, *, raw: str | None = None, headers: dict[str, str] | None = None
+) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = (raw if raw is not None else json.dumps(body)).encode()
+    response.headers.update({"Content-Type": "application/json", **(headers or {})})
+    # As a response to a request whose URL carried the token (an old `next` link would).
+    response.url = f"{CONVERSATIONS_URL}?access_token={ACCESS_TOKEN}&after=QVFIUprevious"
+    return response
+
+
+def _graph_page(data: list[Any], *, after: str | None, next_url: str | None) -> dict[str, Any]:
+    paging: dict[str, Any] = {}
+    if after is not None:
+        paging["cursors"] = {"before": "QVFIUbefore", "after": after}
+    if next_url is not None:
+        paging["next"] = next_url
+    return {"data": data, "paging": paging}
+
+
+@pytest.fixture
+def pagination() -> GraphCursorPagination:
+    """The strategy with the manifest's own cursor_value and stop_condition."""
+    strategy = manifest_facts.definitions()["paginator"]["pagination_strategy"]
+    return GraphCursorPagination(
+        cursor_value=strategy["cursor_value"],
+        stop_condition=strategy["stop_condition"],
+        page_size=25,
+        config={},
+        parameters={},
+    )
+
+
+class TestKeepFields:
+    @pytest.mark.parametrize(
+        ("fields", "record", "expected"),
+        [
+            (
+                "id,created_time",
+                {"id": "m_1", "created_time": "t", "message": "Hi", "from": {"id": "1"}},
+                {"id": "m_1", "created_time": "t"},
+            ),
+            (
+                "id, created_time\n",
+                {"id": "m_1", "created_time": "t", "tags": {"data": []}},
+                {"id": "m_1", "created_time": "t"},
+            ),
+            (["id"], {"id": "m_1", "created_time": "t"}, {"id": "m_1"}),
+            ("id,created_time", {"id": "m_1", "message": "Hi"}, {"id": "m_1"}),
+            (
+                "id,to",
+                {"id": "m_1", "to": {"data": [{"id": "1", "name": "Kitty"}]}, "message": ""},
+                {"id": "m_1", "to": {"data": [{"id": "1", "name": "Kitty"}]}},
+            ),
+            ("id,created_time", {}, {}),
+        ],
+        ids=[
+            "csv-string",
+            "csv-with-spaces-and-line-break",
+            "list",
+            "kept-field-absent",
+            "nested-value-kept-whole",
+            "empty-record",
+        ],
+    )
+    def test_given_fields_when_transform_then_only_those_top_level_fields_remain(
+        self, fields: str | list[str], record: dict[str, Any], expected: dict[str, Any]
+    ) -> None:
+        KeepFields(parameters={}, fields=fields).transform(record)
+
+        assert record == expected
+
+    def test_given_the_manifest_message_fields_when_transform_then_a_message_record(self) -> None:
+        record = {"id": "m_1", "created_time": "t", "message": "Hi", "is_unsupported": True}
+
+        KeepFields(parameters={}, fields=manifest_facts.message_fields()).transform(record)
+
+        assert record == {"id": "m_1", "created_time": "t"}
+
+    @pytest.mark.parametrize(
+        "fields", ["", " , ", []], ids=["empty-string", "only-commas", "empty-list"]
+    )
+    def test_given_no_field_names_when_built_then_value_error(
+        self, fields: str | list[str]
+    ) -> None:
+        with pytest.raises(ValueError, match="at least one field"):
+            KeepFields(parameters={}, fields=fields)
+
+
+class TestGraphCursorPagination:
+    @pytest.mark.parametrize(
+        ("body", "last_token", "expected"),
+        [
+            (
+                _graph_page([{"id": "t_1"}], after="QVFIUnext", next_url=NEXT_URL),
+                "QVFIUprevious",
+                "QVFIUnext",
+            ),
+            (_graph_page([{"id": "t_1"}], after="QVFIUnext", next_url=NEXT_URL), None, "QVFIUnext"),
+            (_graph_page([{"id": "t_1"}], after="QVFIUlast", next_url=None), "QVFIUprevious", None),
+            (_graph_page([], after="QVFIUnext", next_url=NEXT_URL), "QVFIUprevious", "QVFIUnext"),
+            (_graph_page([], after=None, next_url=None), "QVFIUprevious", None),
+            ({"data": [{"id": "t_1"}]}, None, None),
+            ([], "QVFIUprevious", None),
+        ],
+        ids=[
+            "next-page",
+            "first-page",
+            "last-page-keeps-cursor-but-no-next",
+            "empty-page-with-next",
+            "empty-last-page",
+            "no-paging-object",
+            "conversation-without-nested-messages",
+        ],
+    )
+    def test_given_graph_page_when_next_page_token_then_cursor_only_while_next_is_present(
+        self,
+        pagination: GraphCursorPagination,
+        body: Any,
+        last_token: str | None,
+        expected: str | None,
+    ) -> None:
+        token = pagination.next_page_token(
+            _response(body), last_page_size=1, last_record=None, last_page_token_value=last_token
+        )
+
+        assert token == expected
+
+    def test_given_next_repeating_the_cursor_just_followed_when_next_page_token_then_transient(
+        self, pagination: GraphCursorPagination
+    ) -> None:
+        body = _graph_page([{"id": "t_1"}], after="QVFIUprevious", next_url=NEXT_URL)
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            pagination.next_page_token(
+                _response(body),
+                last_page_size=1,
+                last_record=None,
+                last_page_token_value="QVFIUprevious",
+            )
+
+        assert raised.value.failure_type == FailureType.transient_error
+        assert "same page again" in (raised.value.message or "")
+        # The URL it names is stripped of its query string, where a token could be.
+        assert ACCESS_TOKEN not in str(raised.value.internal_message)
+        assert CONVERSATIONS_URL in str(raised.value.internal_message)
+
+    @pytest.mark.parametrize(
+        ("body", "raw"),
+        [
+            (None, "<html><body>Bad Gateway</body></html>"),
+            ({"id": PAGE_ID, "name": "Kitty Shop"}, None),
+            ({"data": {"id": "t_1"}}, None),
+        ],
+        ids=["html", "json-object-without-data", "data-not-a-list"],
+    )
+    def test_given_body_that_is_not_a_graph_list_when_next_page_token_then_transient_error(
+        self, pagination: GraphCursorPagination, body: Any, raw: str | None
+    ) -> None:
+        with pytest.raises(AirbyteTracedException) as raised:
+            pagination.next_page_token(_response(body, raw=raw), last_page_size=0, last_record=None)
+
+        assert raised.value.failure_type == FailureType.transient_error
+        assert ACCESS_TOKEN not in str(raised.value.internal_message)
+
+
+class TestUsageHeaders:
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [
+            ({}, None),
+            ({"X-Business-Use-Case-Usage": "not json"}, None),
+            (
+                {
+                    "X-Business-Use-Case-Usage": json.dumps(
+                        {PAGE_ID: [{"type": "messenger", "estimated_time_to_regain_access": 0}]}
+                    )
+                },
+                None,
+            ),
+            (
+                {
+                    "X-Business-Use-Case-Usage": json.dumps(
+                        {
+                            PAGE_ID: [
+                                {"type": "pages", "estimated_time_to_regain_access": 1},
+                                {"type": "messenger", "estimated_time_to_regain_access": 2},
+                            ]
+                        }
+                    )
+                },
+                120.0,
+            ),
+        ],
+        ids=["no-header", "not-json", "no-wait", "longest-of-several-in-minutes"],
+    )
+    def test_given_usage_header_when_regain_access_seconds_then_wait_in_seconds(
+        self, headers: dict[str, str], expected: float | None
+    ) -> None:
+        assert regain_access_seconds(_response({}, headers=headers)) == expected
+
+    def test_given_waits_past_the_bound_when_backoff_time_then_transient_error(self) -> None:
+        backoff = GraphUsageBackoff(config={}, parameters={}, max_total_wait_seconds=10)
+        usage = {PAGE_ID: [{"type": "messenger", "estimated_time_to_regain_access": 1}]}
+        throttled = _response({}, headers={"X-Business-Use-Case-Usage": json.dumps(usage)})
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            backoff.backoff_time(throttled, attempt_count=1)
+
+        assert raised.value.failure_type == FailureType.transient_error
+
+    def test_given_no_usage_header_when_backoff_time_then_exponential(self) -> None:
+        backoff = GraphUsageBackoff(config={}, parameters={})
+
+        waits = [backoff.backoff_time(_response({}), attempt_count=n) for n in (1, 2, 3)]
+
+        assert waits == [2.0, 4.0, 8.0]
