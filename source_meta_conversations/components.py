@@ -22,7 +22,6 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
-from airbyte_cdk.sources.declarative.requesters.error_handlers import CompositeErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import (
     CursorPaginationStrategy,
 )
@@ -31,7 +30,6 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     SUCCESS_RESOLUTION,
     ErrorResolution,
-    ResponseAction,
 )
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -437,10 +435,14 @@ class GraphUsageBackoff(BackoffStrategy):
     """Wait as long as Meta's usage header says, else back off exponentially; bound the total.
 
     Why a component: Meta gives the wait in ``X-Business-Use-Case-Usage`` as JSON, in minutes,
-    per object (see ``regain_access_seconds``), which ``WaitTimeFromHeader`` cannot read; and the
+    per object (see ``regain_access_seconds``), which ``WaitTimeFromHeader`` cannot read; the
     connector must stop, with a transient error and its last state, once the waits of one sync add
     up past ``max_total_wait_seconds`` (across all streams: ``SYNC_WAITS``) rather than wait
-    forever while a Page stays blocked.
+    forever while a Page stays blocked; and a request still refused after ``max_retries`` retries
+    ends as a transient error naming Meta's last answer. (Left to the CDK, running out of retries
+    takes the failure type of the HTTP status, and Graph sends its "retry later" codes 2 and 368
+    with HTTP 400 too: the sync would end as a system_error. The error table's ``max_retries`` is
+    one more than this one's, so this bound is the one reached.)
 
     Example: a throttled answer with ``estimated_time_to_regain_access: 1`` waits 60 s; one with
     0 or no header waits ``base_seconds * 2 ** (attempt - 1)`` seconds, at most ``cap_seconds``.
@@ -451,6 +453,7 @@ class GraphUsageBackoff(BackoffStrategy):
     max_total_wait_seconds: int | str = 1800
     base_seconds: float | str = 2
     cap_seconds: float | str = 300
+    max_retries: int | str = 8
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._bound = float(
@@ -460,6 +463,7 @@ class GraphUsageBackoff(BackoffStrategy):
         )
         self._base = float(self.base_seconds)
         self._cap = float(self.cap_seconds)
+        self._max_retries = int(self.max_retries)
 
     def backoff_time(
         self,
@@ -470,6 +474,15 @@ class GraphUsageBackoff(BackoffStrategy):
         response = (
             response_or_exception if isinstance(response_or_exception, requests.Response) else None
         )
+        if attempt_count > self._max_retries:
+            raise AirbyteTracedException(
+                message=(
+                    f"Meta's Graph API still refused a request after {self._max_retries} retries "
+                    f"({_describe_failure(response_or_exception)}). It is a temporary condition "
+                    "on Meta's side: the next sync resumes from the last state."
+                ),
+                failure_type=FailureType.transient_error,
+            )
         told = regain_access_seconds(response)
         wait = (
             told
@@ -480,6 +493,23 @@ class GraphUsageBackoff(BackoffStrategy):
         source = "Meta's usage header" if told is not None else "backoff"
         LOGGER.info("Waiting %.1f s before retrying (%s, attempt %d).", wait, source, attempt_count)
         return wait
+
+
+def _describe_failure(
+    response_or_exception: requests.Response | requests.RequestException | None,
+) -> str:
+    """Meta's last answer in a few words: the Graph error code and message, or the exception."""
+    if isinstance(response_or_exception, requests.Response):
+        try:
+            error = response_or_exception.json().get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        if isinstance(error, dict) and error.get("code") is not None:
+            return f"last answer: error {error.get('code')}, {error.get('message', '')!s}".strip()
+        return f"last answer: HTTP {response_or_exception.status_code}"
+    if response_or_exception is not None:
+        return f"last failure: {type(response_or_exception).__name__}: {response_or_exception}"
+    return "no answer"
 
 
 def usage_percent(response: requests.Response) -> int:
@@ -596,33 +626,3 @@ class GraphUsageWatcher(ErrorHandler):
                 return
             self._high_water = level
         LOGGER.info("Meta reports %d%% of the Page's or app's call budget used.", percent)
-
-
-@dataclass
-class GraphErrorHandler(CompositeErrorHandler):
-    """The composite of the usage watcher and the error table, where retried errors are transient.
-
-    Why a component: the CDK gives a RETRY or RATE_LIMITED resolution the failure type of the
-    HTTP status, and Graph sends "retry later" codes (2, 368, 1 "reduce the amount of data")
-    with HTTP 400 as well as 5xx; a sync that ran out of retries on them would end as a
-    system_error (a bug of ours) instead of a transient_error (try again later). Decided on
-    the Graph code by the table, typed by what the table decided.
-
-    Example: code 368 with HTTP 400 on every attempt ends the sync as transient_error.
-    """
-
-    def interpret_response(
-        self, response_or_exception: requests.Response | Exception | None
-    ) -> ErrorResolution:
-        """The composite's resolution, typed transient when it retries."""
-        resolution = super().interpret_response(response_or_exception)
-        if (
-            resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
-            and resolution.failure_type != FailureType.transient_error
-        ):
-            return ErrorResolution(
-                response_action=resolution.response_action,
-                failure_type=FailureType.transient_error,
-                error_message=resolution.error_message,
-            )
-        return resolution

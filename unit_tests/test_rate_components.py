@@ -211,7 +211,7 @@ class TestGraphUsageBackoff:
     def test_given_no_wait_in_headers_when_backoff_then_exponential_capped(
         self, attempt_count: int, expected: float
     ) -> None:
-        backoff = _backoff(max_total_wait_seconds=10_000)
+        backoff = _backoff(max_total_wait_seconds=10_000, max_retries=100)
 
         assert backoff.backoff_time(_response(500), attempt_count) == expected
 
@@ -449,3 +449,24 @@ class TestGraphUsageWatcher:
         watcher = _watcher([], max_retries_value=max_retries_value)
 
         assert (watcher.max_retries, watcher.max_time) == (expected, None)
+
+
+class TestGraphUsageBackoffRetryBound:
+    def test_given_retries_used_up_when_backoff_then_transient_error_naming_the_last_answer(
+        self,
+    ) -> None:
+        backoff = _backoff(max_retries=3)
+        response = _response(400)
+        response._content = b'{"error": {"code": 368, "message": "Temporarily blocked"}}'
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            backoff.backoff_time(response, 4)
+
+        assert raised.value.failure_type == FailureType.transient_error
+        assert "after 3 retries" in str(raised.value.message)
+        assert "error 368, Temporarily blocked" in str(raised.value.message)
+
+    def test_given_retries_left_when_backoff_then_waits(self) -> None:
+        backoff = _backoff(max_retries=3)
+
+        assert backoff.backoff_time(_response(500), 3) == 8.0
