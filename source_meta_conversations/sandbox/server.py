@@ -341,8 +341,8 @@ class Sandbox:
             "platform": "both" if len(platforms) > 1 else platforms[0],
             "base_url": self.base_url,
             "api_version": CURRENT_VERSION,
-            # The connector's spec allows up to 50/s; with the limiter off, let it go fast.
-            "max_requests_per_second": self.options.rate_limit or 50,
+            # The connector's spec allows up to 1000/s; with the limiter off, let it go unpaced.
+            "max_requests_per_second": self.options.rate_limit or 1000,
         }
         if self.app_secret:
             config["app_secret"] = self.app_secret

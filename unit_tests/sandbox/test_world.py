@@ -216,7 +216,7 @@ class TestOptions:
         with Sandbox(SandboxOptions(platforms=("Instagram",), conversations=2)) as sandbox:
             assert sandbox.connector_config(platform="x")["platform"] == "x"
             assert sandbox.connector_config()["platform"] == "instagram"
-            assert sandbox.connector_config()["max_requests_per_second"] == 50
+            assert sandbox.connector_config()["max_requests_per_second"] == 1000
 
     @pytest.mark.parametrize(
         "options",
