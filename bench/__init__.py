@@ -1,0 +1,1 @@
+"""`make bench`: the connector against the sandbox, side by side with the seed's three-step plan."""
