@@ -286,6 +286,15 @@ class GraphCursorPagination(CursorPaginationStrategy):
         key = _partition_key(stream_slice)
         if token is None:
             token = _after_from_next(response)
+            # ``super()`` answers None when the stop condition holds or when there is no
+            # ``cursors.after``: follow ``next`` only in the second case, never past a stop.
+            if token is not None and (
+                _has_after_cursor(response)
+                or self._stops(
+                    response, last_page_size, last_record, page_size_override, stream_slice
+                )
+            ):
+                token = None
         if token is None:
             with self._followed_lock:
                 self._followed.pop(key, None)
@@ -310,6 +319,39 @@ class GraphCursorPagination(CursorPaginationStrategy):
                 failure_type=FailureType.transient_error,
             )
         return token
+
+    def _stops(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Record | None,
+        page_size_override: int | None,
+        stream_slice: StreamSlice | None,
+    ) -> bool:
+        """Whether the manifest's ``stop_condition`` holds for this page, as the CDK says it."""
+        if not self._stop_condition:
+            return False
+        headers: dict[str, Any] = dict(response.headers)
+        headers["link"] = response.links
+        return bool(
+            self._stop_condition.eval(
+                self.config,
+                response=next(self.decoder.decode(response)),
+                headers=headers,
+                last_record=last_record,
+                last_page_size=last_page_size,
+                page_size=page_size_override if page_size_override is not None else self._page_size,
+                stream_slice=stream_slice,
+            )
+        )
+
+
+def _has_after_cursor(response: requests.Response) -> bool:
+    """Whether the page names ``paging.cursors.after`` (what ``cursor_value`` reads)."""
+    body = response.json()
+    paging = body.get("paging") if isinstance(body, dict) else None
+    cursors = paging.get("cursors") if isinstance(paging, dict) else None
+    return isinstance(cursors, dict) and bool(cursors.get("after"))
 
 
 def _partition_key(stream_slice: StreamSlice | None) -> str:

@@ -57,6 +57,21 @@ def pagination() -> GraphCursorPagination:
     )
 
 
+@pytest.fixture
+def messages_pagination() -> GraphCursorPagination:
+    """The messages edge's strategy: it also stops after a page the watermark cut short."""
+    strategy = manifest_facts.definitions()["messages_paginator"]["pagination_strategy"]
+    return GraphCursorPagination(
+        cursor_value=manifest_facts.definitions()["paginator"]["pagination_strategy"][
+            "cursor_value"
+        ],
+        stop_condition=strategy["stop_condition"],
+        page_size=100,
+        config={},
+        parameters={},
+    )
+
+
 class TestKeepFields:
     @pytest.mark.parametrize(
         ("fields", "record", "expected"),
@@ -170,6 +185,38 @@ class TestGraphCursorPagination:
         # The URL it names is stripped of its query string, where a token could be.
         assert ACCESS_TOKEN not in str(raised.value.internal_message)
         assert CONVERSATIONS_URL in str(raised.value.internal_message)
+
+    @pytest.mark.parametrize(
+        ("after", "kept", "expected"),
+        [
+            ("QVFIUnext", 3, None),
+            (None, 3, None),
+            ("QVFIUnext", 4, "QVFIUnext"),
+            (None, 4, "QVFIUnext"),
+        ],
+        ids=[
+            "page-cut-short-with-cursors",
+            "page-cut-short-without-cursors",
+            "page-kept-whole",
+            "page-kept-whole-without-cursors-follows-next-url",
+        ],
+    )
+    def test_given_messages_page_with_next_when_the_watermark_cut_it_then_no_further_page(
+        self,
+        messages_pagination: GraphCursorPagination,
+        after: str | None,
+        kept: int,
+        expected: str | None,
+    ) -> None:
+        # Four messages on the page, ``kept`` of them newer than the watermark; ``next`` always
+        # present (its URL names the cursor ``QVFIUnext``).
+        body = _graph_page([{"id": f"m_{i}"} for i in range(4)], after=after, next_url=NEXT_URL)
+
+        token = messages_pagination.next_page_token(
+            _response(body), last_page_size=kept, last_record=None, last_page_token_value=None
+        )
+
+        assert token == expected
 
     @pytest.mark.parametrize(
         ("body", "raw"),
