@@ -18,6 +18,7 @@ from integration_tests.conftest import (
     ACCEPTANCE_SEED,
     CONVERSATIONS_PAGE,
     DETAILED_MESSAGES,
+    MESSAGES_PAGE,
     PLATFORMS,
     STREAMS,
     Connector,
@@ -60,6 +61,7 @@ class Story:
     unchanged: ConnectorRun
     unchanged_stats: dict[str, Any]
     changed: ConnectorRun
+    changed_stats: dict[str, Any]
     new_messages: dict[str, list[str]]  # conversation id -> new message ids, oldest first
     platform_of: dict[str, str]
 
@@ -90,9 +92,19 @@ def story(start_sandbox: Callable[..., Sandbox], tmp_path_factory: pytest.TempPa
             new_messages[conversation_id] = sb.world.add_messages(conversation_id, count)
             platform_of[conversation_id] = platform
     state = unchanged.latest_state() or first.latest_state()
+    sb.reset_stats()
     changed = connector.read(config, catalog, state)
+    changed_stats = sb.stats()
     return Story(
-        sb, first, first_expected, unchanged, unchanged_stats, changed, new_messages, platform_of
+        sb,
+        first,
+        first_expected,
+        unchanged,
+        unchanged_stats,
+        changed,
+        changed_stats,
+        new_messages,
+        platform_of,
     )
 
 
@@ -148,6 +160,25 @@ def test_given_new_messages_in_ten_conversations_when_read_then_details_of_the_n
     expected = {m for ids in story.new_messages.values() for m in ids[-DETAILED_MESSAGES:]}
     assert_same_ids(story.changed.ids_of("message_details"), expected)
     assert story.changed.trace_errors == []
+
+
+def test_given_new_messages_in_ten_conversations_when_read_then_edge_called_only_past_the_nested(
+    story: Story,
+) -> None:
+    # The changed conversations are at the top of each platform's first page, whose nested
+    # messages hold every new message but the 45-message conversation's 25 oldest new ones:
+    # one conversations page per platform, one messages-edge page, and nothing per conversation.
+    beyond_nested = [
+        len(ids) - DETAILED_MESSAGES
+        for ids in story.new_messages.values()
+        if len(ids) > DETAILED_MESSAGES
+    ]
+    edge_pages = sum(math.ceil(n / MESSAGES_PAGE) for n in beyond_nested)
+    calls = {route: n for route, n in story.changed_stats["by_route"].items() if n}
+    assert calls == {
+        "conversations": len(PLATFORMS),
+        "conversation_messages": edge_pages,
+    }, story.changed_stats
 
 
 # ---------------------------------------------------------------------------------- kill + resume

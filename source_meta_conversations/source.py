@@ -17,6 +17,7 @@ from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components import SYNC_WAITS
+from source_meta_conversations.factory import LazyChildrenFactory
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -38,6 +39,9 @@ class SourceMetaConversations(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
+        # Children read the messages their parent's page carries on every sync, not only the
+        # first (factory.py says why the CDK's own factory does not).
+        self._constructor = LazyChildrenFactory.like(self._constructor)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Check every chosen platform with a real call each, not only the first one.

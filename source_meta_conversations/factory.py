@@ -1,0 +1,89 @@
+"""The CDK's component factory, with children read from their parent's pages on every sync.
+
+Why: ``messages`` and ``message_details`` read each conversation's newest messages from the
+conversations page that already carries them (``lazy_read_pointer``), so a sync calls the
+messages edge only for conversations with more new messages than the nested page holds. The
+CDK (7.39) builds that lazy retriever only when the child stream has no state, i.e. on the first
+sync: every later sync would call the messages edge twice (messages, then details) for each
+changed conversation, although the page it just read holds those messages. Nothing in the
+children depends on that restriction: their slices keep the parent's page
+(``extra_fields["child_response"]``) whatever the cursor, ``NewMessagesFilter`` drops what the
+watermark already covers, and the messages paginator stops at the first page holding an older
+message. So this factory builds the lazy retriever whatever the state.
+
+It changes nothing else: only ``create_simple_retriever`` of a stream that reads its parent lazily
+sees an empty state for that stream; cursors and every other component see the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    SimpleRetriever as SimpleRetrieverModel,
+)
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    SubstreamPartitionRouter as SubstreamPartitionRouterModel,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
+    ModelToComponentFactory,
+)
+from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
+from airbyte_cdk.sources.types import Config
+
+
+class _StateHiddenFor(ConnectorStateManager):
+    """A view of a state manager that answers "no state" for one stream only."""
+
+    def __init__(self, real: ConnectorStateManager, stream_name: str) -> None:
+        # Deliberately not calling super().__init__: this view holds no state of its own.
+        self._real = real
+        self._hidden = stream_name
+
+    def get_stream_state(self, stream_name: str, namespace: str | None) -> MutableMapping[str, Any]:
+        """The real state of every stream but the hidden one."""
+        if stream_name == self._hidden:
+            return {}
+        return self._real.get_stream_state(stream_name, namespace)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def reads_parent_lazily(model: SimpleRetrieverModel) -> bool:
+    """Whether a retriever's first page of each partition is embedded in its parent's record."""
+    router = model.partition_router
+    return isinstance(router, SubstreamPartitionRouterModel) and any(
+        parent.lazy_read_pointer for parent in router.parent_stream_configs
+    )
+
+
+class LazyChildrenFactory(ModelToComponentFactory):
+    """``ModelToComponentFactory`` whose lazy child retrievers are lazy on incremental syncs too."""
+
+    @classmethod
+    def like(cls, factory: ModelToComponentFactory) -> LazyChildrenFactory:
+        """This factory with the configuration of ``factory`` (the one the CDK source built).
+
+        The CDK builds its factory inside the source's constructor from arguments it does not
+        keep separately (the message queue, the state manager, limits): copy them all.
+        """
+        copy = cls.__new__(cls)
+        copy.__dict__.update(factory.__dict__)
+        copy._init_mappings()  # bind the model -> constructor table to this class's methods
+        return copy
+
+    def create_simple_retriever(
+        self, model: SimpleRetrieverModel, config: Config, *, name: str, **kwargs: Any
+    ) -> SimpleRetriever:
+        """Build the retriever; a lazy child's as if its stream had no state yet."""
+        if not reads_parent_lazily(model):
+            return super().create_simple_retriever(model, config, name=name, **kwargs)
+        real = self._connector_state_manager
+        self._connector_state_manager = _StateHiddenFor(real, name)
+        try:
+            return super().create_simple_retriever(model, config, name=name, **kwargs)
+        finally:
+            self._connector_state_manager = real
