@@ -175,6 +175,11 @@ CHECKS = (
         fragments=("base_url", "loopback"),
     ),
     CheckCase(
+        "expired_api_version",
+        _with(api_version="v20.0"),
+        fragments=("answered with Graph API", "not the v20.0", "api_version"),
+    ),
+    CheckCase(
         "platform_typo",
         _with(platform="mesenger"),
         fragments=("platform", "'messenger'", "'instagram'", "'both'"),

@@ -16,7 +16,7 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_meta_conversations.components import SYNC_WAITS
+from source_meta_conversations.components import SYNC_WAITS, VERSION_FALLBACKS
 from source_meta_conversations.factory import LazyChildrenFactory
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
@@ -34,6 +34,7 @@ class SourceMetaConversations(YamlDeclarativeSource):
         state: Any = None,
     ) -> None:
         SYNC_WAITS.reset()  # one source is one sync: its waits on Meta start at zero
+        VERSION_FALLBACKS.reset()
         if config and state:
             state = prepare_state(config, state)
         super().__init__(
@@ -57,6 +58,11 @@ class SourceMetaConversations(YamlDeclarativeSource):
             for platform in platforms:
                 self._config = {**original, "platform": platform}
                 status = super().check(logger, self._config)
+                fallback = VERSION_FALLBACKS.describe()
+                if status.status == Status.SUCCEEDED and fallback:
+                    # The call worked, but in another version than configured: say so now
+                    # rather than sync with fields the connector was not built for.
+                    status = AirbyteConnectionStatus(status=Status.FAILED, message=fallback)
                 if status.status != Status.SUCCEEDED:
                     host = urlsplit(str(original.get("base_url") or DEFAULT_BASE_URL)).netloc
                     reason = _unrepr(status.message or "")

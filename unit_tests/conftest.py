@@ -124,5 +124,7 @@ def http_mocker(request: pytest.FixtureRequest) -> Iterator[HttpMocker]:
 def fresh_sync_wait_ledger() -> Iterator[None]:
     """Each test is its own sync: the waits on Meta counted against the bound start at zero."""
     components.SYNC_WAITS.reset()
+    components.VERSION_FALLBACKS.reset()
     yield
     components.SYNC_WAITS.reset()
+    components.VERSION_FALLBACKS.reset()

@@ -27,6 +27,38 @@ def _a_page() -> HttpResponse:
 
 
 class TestCheck:
+    def test_given_expired_version_answered_by_an_older_one_when_check_then_failed_naming_the_field(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        # Meta answers a call to an expired version with the oldest one it still serves, and
+        # says so only in a header.
+        request = RequestBuilder.conversations().with_api_version("v20.0").build()
+        answer = page([ConversationBuilder("t_1", 100).build()])
+        http_mocker.get(
+            request,
+            HttpResponse(answer.body, 200, headers={"facebook-api-version": "v24.0"}),
+        )
+
+        output = run_entrypoint("check", ConfigBuilder().with_field("api_version", "v20.0").build())
+
+        status, message = _status(output)
+        assert status == Status.FAILED
+        assert "answered with Graph API v24.0, not the v20.0" in message
+        assert '"Graph API version" (api_version)' in message
+
+    def test_given_answer_in_the_version_asked_for_when_check_then_succeeded(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        answer = page([ConversationBuilder("t_1", 100).build()])
+        http_mocker.get(
+            RequestBuilder.conversations().build(),
+            HttpResponse(answer.body, 200, headers={"facebook-api-version": "v26.0"}),
+        )
+
+        output = run_entrypoint("check", ConfigBuilder().build())
+
+        assert _status(output)[0] == Status.SUCCEEDED
+
     def test_given_readable_page_when_check_then_succeeded_with_one_call(
         self, http_mocker: HttpMocker
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from source_meta_conversations.components import (
     GraphCursorPagination,
     GraphUsageBackoff,
     KeepFields,
+    _VersionFallbacks,
     regain_access_seconds,
 )
 from unit_tests.mock_server import manifest_facts
@@ -288,3 +290,43 @@ class TestUsageHeaders:
         waits = [backoff.backoff_time(_response({}), attempt_count=n) for n in (1, 2, 3)]
 
         assert waits == [2.0, 4.0, 8.0]
+
+
+class TestVersionFallbacks:
+    @staticmethod
+    def _answer(asked: str, answered: str | None) -> requests.Response:
+        headers = {"facebook-api-version": answered} if answered else {}
+        response = _response(_graph_page([], after=None, next_url=None), headers=headers)
+        response.request = requests.Request(
+            "GET", f"https://graph.facebook.com/{asked}/{PAGE_ID}/conversations"
+        ).prepare()
+        return response
+
+    @pytest.mark.parametrize(
+        ("asked", "answered"),
+        [("v26.0", "v26.0"), ("v26.0", None)],
+        ids=["same-version", "no-header"],
+    )
+    def test_given_answer_in_the_version_asked_when_observed_then_nothing_to_say(
+        self, asked: str, answered: str | None
+    ) -> None:
+        fallbacks = _VersionFallbacks()
+
+        fallbacks.observe(self._answer(asked, answered))
+
+        assert fallbacks.describe() is None
+
+    def test_given_older_version_answering_when_observed_twice_then_one_warning_naming_the_field(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        fallbacks = _VersionFallbacks()
+
+        with caplog.at_level(logging.WARNING, logger="airbyte"):
+            fallbacks.observe(self._answer("v20.0", "v24.0"))
+            fallbacks.observe(self._answer("v20.0", "v24.0"))
+
+        described = fallbacks.describe()
+        assert described is not None
+        assert "Graph API v24.0, not the v20.0" in described
+        assert "(api_version)" in described
+        assert [r.getMessage() for r in caplog.records] == [described]
