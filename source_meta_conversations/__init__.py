@@ -1,5 +1,6 @@
 """Airbyte source for Meta's Conversations API (Facebook Messenger and Instagram Messaging)."""
 
-from source_meta_conversations import perf
+from source_meta_conversations import page_size, perf
 
 perf.install()
+page_size.install()

@@ -1,0 +1,86 @@
+"""A page size that grows back gradually after Meta asked for less data, installed on import.
+
+Why: Graph answers code 1 "Please reduce the amount of data you're asking for" when one answer
+would hold too much: a conversations page of 25, each with its 20 newest messages and their
+details, can be too heavy where conversations carry long texts or many attachments. The CDK's
+``PageSizeReduction`` halves the page and retries it, which is what the manifest asks for; but
+once a page got through it either keeps the small page for the rest of the platform's listing
+(``NEVER``: twice the calls, and calls are the sync's time at 2 per second) or restores the full
+size at once (``AFTER_SUCCESSFUL_PAGE``: one refused call per page where the data stays heavy).
+
+With this reducer, ``AFTER_SUCCESSFUL_PAGE`` means "grow back gradually": after
+``GROW_AFTER_PAGES`` pages in a row that Meta answered, the page size is multiplied by the
+reduction factor (so doubled), up to the configured size. When a grown size is refused again,
+the next growth waits twice as many pages, so a listing whose pages are all heavy settles at
+the size that works with a handful of refused calls (their count grows with the logarithm of
+the number of pages), and a listing with one heavy stretch returns to full pages after it. Each
+change is logged. ``NEVER`` is left exactly as the CDK has it.
+
+The CDK builds a ``PageSizeReducer`` per partition read inside ``SimpleRetriever._read_pages``
+and offers no option for this, so ``install`` replaces the class that module uses with this
+subclass; only the ``AFTER_SUCCESSFUL_PAGE`` path differs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from airbyte_cdk.sources.declarative.retrievers import simple_retriever
+from airbyte_cdk.sources.declarative.retrievers.page_size_reducer import (
+    PageSizeReducer,
+    PageSizeResetPolicy,
+)
+
+LOGGER = logging.getLogger("airbyte")
+
+# Pages Meta must answer in a row at a reduced size before the size grows (doubles with each
+# refusal of a grown size).
+GROW_AFTER_PAGES = 4
+
+
+class GradualPageSizeReducer(PageSizeReducer):
+    """``PageSizeReducer`` whose ``AFTER_SUCCESSFUL_PAGE`` policy grows the size back gradually."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # the CDK's own signature
+        self._pages_since_change = 0
+        self._patience = GROW_AFTER_PAGES
+        self._just_grown = False
+
+    def reduce(self, error_message: str | None = None) -> None:
+        """Shrink as the CDK does; a refused grown size makes the next growth wait longer."""
+        if self._just_grown:
+            self._patience *= 2
+        self._just_grown = False
+        self._pages_since_change = 0
+        super().reduce(error_message)
+
+    def on_successful_page(self) -> None:
+        """Count the page; grow the size once enough pages in a row got through."""
+        if self._config.reset_policy != PageSizeResetPolicy.AFTER_SUCCESSFUL_PAGE:
+            super().on_successful_page()
+            return
+        # What the CDK resets on every page that got through, under either policy.
+        self._attempts = 0
+        self._retries_at_minimum_page_size = 0
+        self._just_grown = False
+        current = self._current_page_size
+        configured = self._configured_page_size
+        if current is None or configured is None:
+            return
+        self._pages_since_change += 1
+        if self._pages_since_change < self._patience:
+            return
+        self._pages_since_change = 0
+        grown = int(current * self._config.reduction_factor)
+        self._current_page_size = grown if grown < configured else None
+        self._just_grown = True
+        LOGGER.info(
+            f"Growing the page size of stream {self._stream_name} from {current} to "
+            f"{min(grown, configured)} after {self._patience} pages Meta answered in a row."
+        )
+
+
+def install() -> None:
+    """Make the CDK's retrievers use ``GradualPageSizeReducer`` (idempotent)."""
+    simple_retriever.PageSizeReducer = GradualPageSizeReducer  # type: ignore[misc]
