@@ -13,10 +13,12 @@ import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteConnectionStatus, ConnectorSpecification, FailureType, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components import SYNC_WAITS
+from source_meta_conversations.memory import bound_global_cursor_partitions, bound_pending_tasks
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -38,6 +40,17 @@ class SourceMetaConversations(YamlDeclarativeSource):
         super().__init__(
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
+        # A sync's memory must not grow with its partitions (one per conversation): memory.py.
+        bound_pending_tasks(self._concurrent_source)
+
+    def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:
+        """The manifest's streams, with global-cursor streams keeping few partition cursors.
+
+        ``read`` builds its streams here, so each read's cursors get the bound (memory.py).
+        """
+        streams = super().streams(config)
+        bound_global_cursor_partitions(streams)
+        return streams
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Check every chosen platform with a real call each, not only the first one.
