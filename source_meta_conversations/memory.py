@@ -1,32 +1,33 @@
-"""Keep the CDK's per-partition bookkeeping bounded, so a sync's memory stays flat as data grows.
+"""Keep the CDK from holding on to finished partitions, so a sync's memory stays flat as data grows.
 
 Why: every conversation is one partition of ``messages`` and one of ``message_details`` (their
 SubstreamPartitionRouter), so 20,000 conversations are 40,000 partitions. Two structures of the
-CDK (7.39) kept something for every partition already done, long after it could be used; on
-3,000 conversations x 5 messages, tracemalloc counted, once ``messages`` was read:
+CDK (7.39) kept something for every partition already done, long after it could be used. On
+3,000 conversations x 5 messages, tracemalloc counted, once ``messages`` was read, 4.8 MB in
+the first and 4.1 MB in the second (peak RSS grew about 3.5 MB per 1,000 conversations, data set
+(c) of docs/benchmarks.md):
 
 - ``ThreadPoolManager._futures``: every submitted task's ``Future`` (about 1.6 kB with its
-  ``Condition`` and locks), finished ones included: they are pruned only once 10,000 have piled
-  up (``DEFAULT_MAX_QUEUE_SIZE``), up to 16 MB of finished futures;
+  ``Condition`` and locks), finished ones included, pruned only once 10,000 have piled up
+  (``DEFAULT_MAX_QUEUE_SIZE``, which is also the backpressure on partition generation);
 - ``ConcurrentPerPartitionCursor._cursor_per_partition``: one ``ConcurrentCursor`` per partition
-  (about 1.4 kB with its state converter and slices), dropped only past 25,000 partitions
-  (``DEFAULT_MAX_PARTITIONS_NUMBER``). Both children use ``global_substream_cursor``, and with a
-  global cursor the per-partition cursors are read only while the partition's slices are made:
-  ``observe``, ``close_partition``, ``should_be_synced`` and ``state`` use the global cursor.
+  (about 1.4 kB with its state converter and slices), evicted only past 25,000 partitions.
+  Both children use ``global_substream_cursor``, and with a global cursor no per-partition
+  cursor is read once the partition's slices are made: ``observe``, ``close_partition``,
+  ``should_be_synced`` and ``state`` all take the global path.
 
-Peak RSS grew about 3.5 MB per 1,000 conversations (docs/benchmarks.md, data set c). Both limits
-below are the CDK's own knobs, set lower; neither changes records, state or calls:
-
-- the thread pool prunes finished futures at ``PENDING_TASKS_LIMIT`` instead of 10,000 (the same
-  number is the CDK's backpressure on partition generation: at most that many tasks not done);
-- a global-cursor stream keeps the cursors of its ``GLOBAL_CURSOR_PARTITIONS_KEPT`` newest
-  partitions instead of 25,000. The CDK asks that limit to stay above the tasks that can be
-  pending (a partition evicted while running is logged as a warning), hence twice the first.
+Neither fix changes records, state, calls or logs. The CDK's own limits are not lowered: a
+smaller task limit would slow partition generation and warn ("list of futures is getting bigger
+than expected") when the main thread drains a backlog, and fewer kept cursors would evict
+partitions still running, with a warning each, whenever the destination is slow.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any
 
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
@@ -34,43 +35,83 @@ from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor imp
     ConcurrentPerPartitionCursor,
 )
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 
-# Finished futures are pruned, and partition generation waits, once this many tasks are pending.
-PENDING_TASKS_LIMIT = 500
-# Per-partition cursors a global-cursor stream keeps (the newest partitions).
-GLOBAL_CURSOR_PARTITIONS_KEPT = 2 * PENDING_TASKS_LIMIT
+# Finished futures are dropped once this many futures are held (the CDK waits for 10,000).
+PRUNE_FINISHED_FUTURES_AT = 100
 
 
-def bound_pending_tasks(
-    concurrent_source: ConcurrentSource, limit: int = PENDING_TASKS_LIMIT
-) -> None:
-    """Give ``concurrent_source`` a thread pool manager that prunes finished futures at ``limit``.
+class PromptlyPruningThreadPoolManager(ThreadPoolManager):
+    """The CDK's ``ThreadPoolManager``, dropping finished futures every ``prune_at`` tasks.
 
-    ``ConcurrentSource.create`` builds its ``ThreadPoolManager`` with the default limit and no
-    way to pass one; this wraps the same executor and logger in a manager built with ``limit``
-    (its public constructor argument). Called before ``read``, which hands the manager to the
-    partition enqueuer and the read processor.
+    Only when finished futures are dropped changes: the limit on pending tasks (the backpressure
+    on partition generation) and its warning threshold stay the CDK's. The pruning itself is the
+    CDK's ``_prune_futures`` (same lock, same handling of a future that raised); only its
+    ``len(futures) < max_concurrent_tasks`` shortcut uses ``prune_at`` instead.
+    """
+
+    def __init__(
+        self, *args: Any, prune_at: int = PRUNE_FINISHED_FUTURES_AT, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._prune_at = prune_at
+
+    def _prune_futures(self, futures: list[Future[Any]]) -> None:
+        with self._lock:
+            if len(futures) < self._prune_at:
+                return
+            for index in reversed(range(len(futures))):
+                future = futures[index]
+                if future.done():
+                    # Only a done future's exception() does not block.
+                    optional_exception = future.exception()
+                    if optional_exception:
+                        # As the CDK: the main thread raises it (check_for_errors_and_shutdown).
+                        self._most_recently_seen_exception = RuntimeError(
+                            f"Failed processing a future: {optional_exception}. Please contact "
+                            "the Airbyte team."
+                        )
+                    futures.pop(index)
+
+
+def prune_finished_futures(concurrent_source: ConcurrentSource) -> None:
+    """Give ``concurrent_source`` a ``PromptlyPruningThreadPoolManager`` on the same executor.
+
+    ``ConcurrentSource.create`` builds its manager itself; ``read`` hands ``_threadpool`` to the
+    partition enqueuer and the read processor, so replacing it before ``read`` is enough.
     """
     current = concurrent_source._threadpool
-    if not isinstance(current, ThreadPoolManager):  # pragma: no cover - a CDK change
+    if type(current) is not ThreadPoolManager:  # pragma: no cover - a CDK change
         raise TypeError(f"Unexpected thread pool manager {type(current).__name__}")
-    concurrent_source._threadpool = ThreadPoolManager(
-        current._threadpool, current._logger, max_concurrent_tasks=limit
+    concurrent_source._threadpool = PromptlyPruningThreadPoolManager(
+        current._threadpool, current._logger, max_concurrent_tasks=current._max_concurrent_tasks
     )
 
 
-def bound_global_cursor_partitions(
-    streams: Iterable[AbstractStream], kept: int = GLOBAL_CURSOR_PARTITIONS_KEPT
-) -> None:
-    """Make each global-cursor stream keep the cursors of its ``kept`` newest partitions only.
+class NoPartitionCursors(OrderedDict[str, ConcurrentCursor]):
+    """A ``_cursor_per_partition`` that keeps nothing, for a cursor that is global.
+
+    ``ConcurrentPerPartitionCursor`` stores each partition's cursor here and makes the
+    partition's slices from the one it has just built; with ``use_global_cursor`` nothing reads
+    the stored cursors again (the per-partition paths of ``close_partition``, ``observe``,
+    ``_get_cursor`` and ``state`` are all behind ``not self._use_global_cursor``, which never goes
+    from true to false). Storing nothing also leaves the eviction loop nothing to evict.
+    """
+
+    def __setitem__(self, key: str, value: ConcurrentCursor) -> None:
+        """Keep nothing: the cursor is used by the caller and dropped with it."""
+
+
+def keep_no_partition_cursors(streams: Iterable[AbstractStream]) -> None:
+    """Give each global-cursor stream's per-partition cursor a ``NoPartitionCursors``.
 
     Only a ``ConcurrentPerPartitionCursor`` whose state says ``use_global_cursor`` is changed:
-    a per-partition cursor's state lists every partition's cursor, so dropping one would drop its
-    state (the ``conversations`` stream, one partition per platform, keeps the CDK's limit).
+    a per-partition cursor's state lists every partition's cursor (``conversations``, one
+    partition per platform, keeps them all).
     """
     for stream in streams:
         cursor = stream.cursor
         if isinstance(cursor, ConcurrentPerPartitionCursor) and cursor.state.get(
             "use_global_cursor"
         ):
-            cursor.DEFAULT_MAX_PARTITIONS_NUMBER = kept
+            cursor._cursor_per_partition = NoPartitionCursors()

@@ -18,7 +18,7 @@ from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components import SYNC_WAITS
-from source_meta_conversations.memory import bound_global_cursor_partitions, bound_pending_tasks
+from source_meta_conversations.memory import keep_no_partition_cursors, prune_finished_futures
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -41,15 +41,15 @@ class SourceMetaConversations(YamlDeclarativeSource):
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
         # A sync's memory must not grow with its partitions (one per conversation): memory.py.
-        bound_pending_tasks(self._concurrent_source)
+        prune_finished_futures(self._concurrent_source)
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:
-        """The manifest's streams, with global-cursor streams keeping few partition cursors.
+        """The manifest's streams; global-cursor streams keep no cursor per partition.
 
-        ``read`` builds its streams here, so each read's cursors get the bound (memory.py).
+        ``read`` builds its streams here, so every read's cursors are set up so (memory.py).
         """
         streams = super().streams(config)
-        bound_global_cursor_partitions(streams)
+        keep_no_partition_cursors(streams)
         return streams
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:

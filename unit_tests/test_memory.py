@@ -1,20 +1,21 @@
-"""The bounds on the CDK's per-partition bookkeeping (``memory.py``): they are in place, they
-bound what they are meant to, and a read emits the same records and state with them as without.
+"""The fixes to the CDK's per-partition bookkeeping (``memory.py``): they are in place, they
+drop what they are meant to and nothing else, and a read emits the same records, state and logs
+with them as without.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import (
     ConcurrentPerPartitionCursor,
 )
@@ -29,8 +30,6 @@ from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.source_runner import ALL_STREAMS, read_streams
 
-CDK_PARTITIONS_LIMIT = ConcurrentPerPartitionCursor.DEFAULT_MAX_PARTITIONS_NUMBER
-
 
 def _concurrent_source() -> ConcurrentSource:
     return ConcurrentSource.create(
@@ -42,37 +41,72 @@ def _concurrent_source() -> ConcurrentSource:
     )
 
 
-def test_given_a_concurrent_source_when_bound_pending_tasks_then_its_pool_waits_at_the_limit() -> (
-    None
-):
+def test_given_finished_tasks_when_pruned_then_their_futures_are_dropped_early() -> None:
     concurrent_source = _concurrent_source()
-    memory.bound_pending_tasks(concurrent_source, limit=2)
+    memory.prune_finished_futures(concurrent_source)
     pool = concurrent_source._threadpool
-    release = threading.Event()
-    try:
-        pool.submit(release.wait)
-        pool.submit(release.wait)
-        # Two tasks not done: partition generation would wait (the CDK's default waits at 10,000).
-        assert pool.prune_to_validate_has_reached_futures_limit()
-    finally:
-        release.set()
-    deadline = time.monotonic() + 10
-    while not pool.is_done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    # Done tasks are pruned at the limit: nothing is kept, nothing is pending.
+    assert isinstance(pool, memory.PromptlyPruningThreadPoolManager)
+    for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+        pool.submit(int)
+    _wait_until_done(pool)
+
+    # The CDK would keep these finished futures until 10,000 of them had piled up.
     assert not pool.prune_to_validate_has_reached_futures_limit()
     assert pool._futures == []
     pool.check_for_errors_and_shutdown()
 
 
-def test_given_the_source_when_built_then_its_thread_pool_prunes_at_pending_tasks_limit() -> None:
+def test_given_pending_tasks_when_pruned_then_only_finished_ones_go_and_the_cdk_limit_holds() -> (
+    None
+):
+    concurrent_source = _concurrent_source()
+    memory.prune_finished_futures(concurrent_source)
+    pool = concurrent_source._threadpool
+    assert pool._max_concurrent_tasks == ThreadPoolManager.DEFAULT_MAX_QUEUE_SIZE
+    release = threading.Event()
+    try:
+        pool.submit(release.wait)
+        for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+            pool.submit(int)
+        deadline = time.monotonic() + 10
+        while sum(f.done() for f in pool._futures) < memory.PRUNE_FINISHED_FUTURES_AT:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # One task still running: partition generation goes on (the limit is the CDK's 10,000).
+        assert not pool.prune_to_validate_has_reached_futures_limit()
+        assert len(pool._futures) == 1
+    finally:
+        release.set()
+    _wait_until_done(pool)
+    pool.check_for_errors_and_shutdown()
+
+
+def test_given_a_task_that_raised_when_pruned_then_the_read_fails_as_with_the_cdk() -> None:
+    concurrent_source = _concurrent_source()
+    memory.prune_finished_futures(concurrent_source)
+    pool = concurrent_source._threadpool
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    pool.submit(fail)
+    for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+        pool.submit(int)
+    _wait_until_done(pool)
+    pool.prune_to_validate_has_reached_futures_limit()
+
+    with pytest.raises(RuntimeError, match="Failed processing a future: boom"):
+        pool.check_for_errors_and_shutdown()
+
+
+def test_given_the_source_when_built_then_its_thread_pool_prunes_finished_futures() -> None:
     source = SourceMetaConversations(config=ConfigBuilder().build())
-    assert source._concurrent_source._threadpool._max_concurrent_tasks == (
-        memory.PENDING_TASKS_LIMIT
+    assert isinstance(
+        source._concurrent_source._threadpool, memory.PromptlyPruningThreadPoolManager
     )
 
 
-def test_given_the_source_when_streams_then_only_global_cursor_streams_keep_fewer_cursors() -> None:
+def test_given_the_source_when_streams_then_only_global_cursor_streams_keep_no_cursors() -> None:
     config = ConfigBuilder().build()
     streams = {
         stream.name: stream for stream in SourceMetaConversations(config=config).streams(config)
@@ -81,12 +115,25 @@ def test_given_the_source_when_streams_then_only_global_cursor_streams_keep_fewe
     for name in ("messages", "message_details"):
         cursor = streams[name].cursor
         assert isinstance(cursor, ConcurrentPerPartitionCursor)
-        assert cursor.DEFAULT_MAX_PARTITIONS_NUMBER == memory.GLOBAL_CURSOR_PARTITIONS_KEPT
-    # Per-partition state (one partition per platform): the CDK's limit, untouched.
+        assert isinstance(cursor._cursor_per_partition, memory.NoPartitionCursors)
+    # Per-partition state (one partition per platform): the CDK's own dictionary.
     conversations_cursor = streams["conversations"].cursor
     assert isinstance(conversations_cursor, ConcurrentPerPartitionCursor)
-    assert conversations_cursor.DEFAULT_MAX_PARTITIONS_NUMBER == CDK_PARTITIONS_LIMIT
-    assert ConcurrentPerPartitionCursor.DEFAULT_MAX_PARTITIONS_NUMBER == CDK_PARTITIONS_LIMIT
+    assert not isinstance(conversations_cursor._cursor_per_partition, memory.NoPartitionCursors)
+
+
+def test_given_no_partition_cursors_when_a_cursor_is_stored_then_nothing_is_kept() -> None:
+    cursors = memory.NoPartitionCursors()
+    cursors['{"conversation_id":"t_1"}'] = cast(Any, object())
+    assert len(cursors) == 0
+    assert cursors.get('{"conversation_id":"t_1"}') is None
+
+
+def _wait_until_done(pool: ThreadPoolManager) -> None:
+    deadline = time.monotonic() + 10
+    while not pool.is_done():
+        assert time.monotonic() < deadline, "tasks did not finish"
+        time.sleep(0.01)
 
 
 def _without_lookback(state: Any) -> Any:
@@ -98,7 +145,7 @@ def _without_lookback(state: Any) -> Any:
     return state
 
 
-def _read(config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+def _read(config: dict[str, Any]) -> tuple[list[str], dict[str, Any], list[str]]:
     output = read_streams(config, ALL_STREAMS, sync_mode=SyncMode.incremental)
     assert not output.errors
     records = sorted(
@@ -113,39 +160,39 @@ def _read(config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         for m in output.state_messages
         if m.state is not None and m.state.stream is not None
     }
-    return records, final_states
+    warnings = [
+        m.log.message
+        for m in output.logs
+        if m.log is not None and m.log.level.value in ("WARN", "ERROR", "FATAL")
+    ]
+    return records, final_states, warnings
 
 
-def test_given_more_partitions_than_the_bounds_when_read_then_same_records_and_state(
+def test_given_many_partitions_when_read_with_and_without_the_fixes_then_same_records_and_state(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    kept = 4
-    bounded_streams: list[AbstractStream] = []
+    fixed_streams: list[AbstractStream] = []
 
-    def bound_and_remember(streams: Iterable[AbstractStream]) -> None:
+    def keep_none_and_remember(streams: Iterable[AbstractStream]) -> None:
         streams = list(streams)
-        bounded_streams.extend(streams)
-        memory.bound_global_cursor_partitions(streams, kept=kept)
+        fixed_streams.extend(streams)
+        memory.keep_no_partition_cursors(streams)
 
     options = SandboxOptions(seed=5, conversations=30, messages="fixed:3", platforms=("messenger",))
     with Sandbox(options) as sandbox:
         config = sandbox.connector_config()
-        monkeypatch.setattr(source_module, "bound_pending_tasks", lambda *_: None)
-        monkeypatch.setattr(source_module, "bound_global_cursor_partitions", lambda *_: None)
-        unbounded = _read(config)
-        monkeypatch.setattr(
-            source_module,
-            "bound_pending_tasks",
-            functools.partial(memory.bound_pending_tasks, limit=kept // 2),
-        )
-        monkeypatch.setattr(source_module, "bound_global_cursor_partitions", bound_and_remember)
-        bounded = _read(config)
+        monkeypatch.setattr(source_module, "prune_finished_futures", lambda *_: None)
+        monkeypatch.setattr(source_module, "keep_no_partition_cursors", lambda *_: None)
+        without = _read(config)
+        monkeypatch.setattr(source_module, "prune_finished_futures", memory.prune_finished_futures)
+        monkeypatch.setattr(source_module, "keep_no_partition_cursors", keep_none_and_remember)
+        with_fixes = _read(config)
 
-    assert bounded == unbounded
-    assert len([r for r in bounded[0] if '"stream": "messages"' in r]) == 90
-    # The children's 30 partitions each left at most ``kept`` cursors behind.
-    children = [s for s in bounded_streams if s.name in ("messages", "message_details")]
-    assert children
+    assert with_fixes == without
+    assert len([r for r in with_fixes[0] if '"stream": "message_details"' in r]) == 90
+    # The children's 30 partitions left no cursor behind.
+    children = [s for s in fixed_streams if s.name in ("messages", "message_details")]
+    assert len(children) == 2
     for stream in children:
         assert isinstance(stream.cursor, ConcurrentPerPartitionCursor)
-        assert len(stream.cursor._cursor_per_partition) <= kept
+        assert len(stream.cursor._cursor_per_partition) == 0
