@@ -13,11 +13,13 @@ import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteConnectionStatus, ConnectorSpecification, FailureType, Status
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components import SYNC_WAITS, VERSION_FALLBACKS
 from source_meta_conversations.factory import LazyChildrenFactory
+from source_meta_conversations.memory import keep_no_partition_cursors, prune_finished_futures
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
@@ -43,6 +45,17 @@ class SourceMetaConversations(YamlDeclarativeSource):
         # Children read the messages their parent's page carries on every sync, not only the
         # first (factory.py says why the CDK's own factory does not).
         self._constructor = LazyChildrenFactory.like(self._constructor)
+        # A sync's memory must not grow with its partitions (one per conversation): memory.py.
+        prune_finished_futures(self._concurrent_source)
+
+    def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:
+        """The manifest's streams; global-cursor streams keep no cursor per partition.
+
+        ``read`` builds its streams here, so every read's cursors are set up so (memory.py).
+        """
+        streams = super().streams(config)
+        keep_no_partition_cursors(streams)
+        return streams
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Check every chosen platform with a real call each, not only the first one.
