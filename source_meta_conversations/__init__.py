@@ -1,6 +1,5 @@
 """Airbyte source for Meta's Conversations API (Facebook Messenger and Instagram Messaging)."""
 
-from source_meta_conversations import page_size, perf
+from source_meta_conversations import perf
 
 perf.install()
-page_size.install()

@@ -17,6 +17,7 @@ from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStrea
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations import page_size
 from source_meta_conversations.components import SYNC_WAITS, VERSION_FALLBACKS
 from source_meta_conversations.factory import LazyChildrenFactory
 from source_meta_conversations.memory import keep_no_partition_cursors, prune_finished_futures
@@ -36,6 +37,7 @@ class SourceMetaConversations(YamlDeclarativeSource):
         state: Any = None,
     ) -> None:
         SYNC_WAITS.reset()  # one source is one sync: its waits on Meta start at zero
+        page_size.install()  # the page grows back gradually after code 1 (page_size.py)
         VERSION_FALLBACKS.reset()
         if config and state:
             state = prepare_state(config, state)

@@ -12,6 +12,8 @@ from airbyte_cdk.sources.declarative.retrievers.page_size_reducer import (
 )
 
 from source_meta_conversations.page_size import GROW_AFTER_PAGES, GradualPageSizeReducer
+from source_meta_conversations.source import SourceMetaConversations
+from unit_tests.mock_server.config import ConfigBuilder
 
 CONFIGURED = 25
 
@@ -86,5 +88,7 @@ def test_given_growth_when_it_happens_then_logged_with_both_sizes(
     ]
 
 
-def test_given_connector_imported_when_cdk_reads_pages_then_it_builds_the_gradual_reducer() -> None:
+def test_given_source_built_when_cdk_reads_pages_then_it_builds_the_gradual_reducer() -> None:
+    SourceMetaConversations(config=ConfigBuilder().build())
+
     assert simple_retriever.PageSizeReducer is GradualPageSizeReducer
