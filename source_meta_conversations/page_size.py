@@ -1,4 +1,4 @@
-"""A page size that grows back gradually after Meta asked for less data, installed on import.
+"""A page size that grows back gradually after Meta asked for less data (installed by the source).
 
 Why: Graph answers code 1 "Please reduce the amount of data you're asking for" when one answer
 would hold too much: a conversations page of 25, each with its 20 newest messages and their
