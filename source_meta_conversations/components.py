@@ -285,11 +285,12 @@ class GraphCursorPagination(CursorPaginationStrategy):
         )
         key = _partition_key(stream_slice)
         if token is None:
-            token = _after_from_next(response)
+            body = _json_body(response)
+            token = _after_from_next(body, response)
             # ``super()`` answers None when the stop condition holds or when there is no
             # ``cursors.after``: follow ``next`` only in the second case, never past a stop.
             if token is not None and (
-                _has_after_cursor(response)
+                _has_after_cursor(body)
                 or self._stops(
                     response, last_page_size, last_record, page_size_override, stream_slice
                 )
@@ -346,9 +347,16 @@ class GraphCursorPagination(CursorPaginationStrategy):
         )
 
 
-def _has_after_cursor(response: requests.Response) -> bool:
+def _json_body(response: requests.Response) -> Any:
+    """The page's JSON body, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _has_after_cursor(body: Any) -> bool:
     """Whether the page names ``paging.cursors.after`` (what ``cursor_value`` reads)."""
-    body = response.json()
     paging = body.get("paging") if isinstance(body, dict) else None
     cursors = paging.get("cursors") if isinstance(paging, dict) else None
     return isinstance(cursors, dict) and bool(cursors.get("after"))
@@ -361,15 +369,12 @@ def _partition_key(stream_slice: StreamSlice | None) -> str:
     return json.dumps(stream_slice.partition, sort_keys=True, default=str)
 
 
-def _after_from_next(response: requests.Response) -> str | None:
+def _after_from_next(body: Any, response: requests.Response) -> str | None:
     """The ``after`` cursor of the page's ``paging.next`` URL; None when there is no next page.
 
-    Raises when the body is not a Graph page, or when ``next`` exists but names no cursor.
+    Raises when the body is not a Graph page, or when ``next`` exists but names no cursor
+    (``response`` only names the page in the error).
     """
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
     if body == []:
         return None
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -508,15 +513,16 @@ class _VersionFallbacks:
             if self._seen.get(asked) == answered:
                 return
             self._seen[asked] = answered
-        LOGGER.warning(self.describe() or "")
+        LOGGER.warning(self._message(asked, answered))
 
     def describe(self) -> str | None:
         """What to tell the user, or None when every answer came in the version asked for."""
         with self._lock:
             pairs = sorted(self._seen.items())
-        if not pairs:
-            return None
-        asked, answered = pairs[0]
+        return self._message(*pairs[0]) if pairs else None
+
+    @staticmethod
+    def _message(asked: str, answered: str) -> str:
         return (
             f"Meta answered with Graph API {answered}, not the {asked} the connector asked for: "
             f'{asked} is no longer served. Set "Graph API version" (api_version) to a version '

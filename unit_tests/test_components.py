@@ -330,3 +330,17 @@ class TestVersionFallbacks:
         assert "Graph API v24.0, not the v20.0" in described
         assert "(api_version)" in described
         assert [r.getMessage() for r in caplog.records] == [described]
+
+    def test_given_two_expired_versions_when_observed_then_each_warning_names_its_own(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        fallbacks = _VersionFallbacks()
+
+        with caplog.at_level(logging.WARNING, logger="airbyte"):
+            fallbacks.observe(self._answer("v20.0", "v24.0"))
+            fallbacks.observe(self._answer("v21.0", "v24.0"))
+
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2
+        assert "not the v20.0" in messages[0]
+        assert "not the v21.0" in messages[1]
