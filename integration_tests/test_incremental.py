@@ -34,9 +34,10 @@ from source_meta_conversations.sandbox import Sandbox
 # New messages per changed conversation: five per platform, one conversation with 45 (more than
 # the 20 nested in the conversations page, so its edge must be read and only 20 get details).
 NEW_MESSAGES = {"messenger": (45, 1, 2, 3, 4), "instagram": (1, 2, 3, 4, 5)}
-# A read of the shared sandbox prints six states (conversations mid-read and at its end, then
-# the same for messages and for message_details): kill it inside each stream.
-KILL_AFTER_STATES = (1, 3, 5)
+# A read of the shared sandbox (two pages per platform) prints 5 conversations states (one per
+# page, one per platform's end, the stream's end), then about 6 for messages and 7 for
+# message_details: kill it in the middle of each stream's listing.
+KILL_AFTER_STATES = (1, 3, 7, 13)
 
 
 def assert_same_ids(ids: list[str], expected: set[str]) -> None:
@@ -214,7 +215,7 @@ def interrupted(
         return Interrupted(killed, resumed)
 
     jobs = {str(k): (lambda k=k: job(k)) for k in KILL_AFTER_STATES}
-    return {int(k): result for k, result in run_concurrently(jobs, workers=3).items()}
+    return {int(k): result for k, result in run_concurrently(jobs, workers=4).items()}
 
 
 @pytest.mark.parametrize("k", KILL_AFTER_STATES)
@@ -234,15 +235,6 @@ def test_given_read_killed_after_kth_state_when_resumed_then_union_equals_a_clea
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known gap (issue 4): the CDK checkpoints a conversations partition (a platform) when it "
-        "is done, and children at most every 10 minutes; a per-page checkpoint of a newest-first "
-        "list with no `since` needs a resumable cursor the declarative CDK does not have. Resume "
-        "is correct (the kill tests), but re-reads up to one platform's listing."
-    ),
-)
 def test_given_a_full_read_when_counting_checkpoints_then_at_least_one_per_conversations_page(
     clean_run: ConnectorRun, sandbox: Sandbox
 ) -> None:
@@ -384,3 +376,62 @@ def test_given_messenger_state_when_read_with_both_platforms_then_instagram_sync
         (r["stream"], r["data"]["id"]) for r in both.records if r["data"]["platform"] == "instagram"
     }
     assert instagram == expected_read(sb, ["instagram"]).keys()
+
+
+# ---------------------------------------------------------------------------------- resume cost
+# One platform, six pages of conversations: a read killed after its k-th state (the checkpoint of
+# page k) resumes after page k, so the resumed read asks only for the pages not yet delivered.
+LONG_LISTING = 130
+RESUME_AFTER_STATES = (2, 4)
+
+
+@dataclass
+class ResumeCost:
+    clean: ConnectorRun
+    clean_calls: int
+    killed: dict[int, ConnectorRun]
+    resumed: dict[int, ConnectorRun]
+    resumed_calls: dict[int, int]
+
+
+@pytest.fixture(scope="module")
+def resume_cost(
+    start_sandbox: Callable[..., Sandbox], tmp_path_factory: pytest.TempPathFactory
+) -> ResumeCost:
+    sb = start_sandbox(conversations=LONG_LISTING, platforms=("messenger",))
+    connector = Connector(tmp_path_factory.mktemp("resume-cost"))
+    config = sb.connector_config(platform="messenger")
+    catalog = incremental_catalog("conversations")
+    sb.reset_stats()
+    clean = connector.read(config, catalog)
+    clean.assert_succeeded()
+    clean_calls = sb.stats()["by_route"]["conversations"]
+    killed: dict[int, ConnectorRun] = {}
+    resumed: dict[int, ConnectorRun] = {}
+    resumed_calls: dict[int, int] = {}
+    for k in RESUME_AFTER_STATES:
+        killed[k] = connector.read_killed_after_state(config, catalog, k)
+        sb.reset_stats()
+        resumed[k] = connector.read(config, catalog, killed[k].latest_state())
+        resumed_calls[k] = sb.stats()["by_route"]["conversations"]
+    return ResumeCost(clean, clean_calls, killed, resumed, resumed_calls)
+
+
+@pytest.mark.parametrize("k", RESUME_AFTER_STATES)
+def test_given_read_killed_after_page_k_when_resumed_then_only_later_pages_are_asked(
+    k: int, resume_cost: ResumeCost
+) -> None:
+    pages = math.ceil(LONG_LISTING / CONVERSATIONS_PAGE)
+    assert resume_cost.clean_calls == pages
+    assert resume_cost.killed[k].killed
+    resume_cost.resumed[k].assert_succeeded()
+    assert resume_cost.resumed_calls[k] == pages - k
+    union = resume_cost.killed[k].record_keys() | resume_cost.resumed[k].record_keys()
+    assert union == resume_cost.clean.record_keys()
+
+
+@pytest.mark.parametrize("k", RESUME_AFTER_STATES)
+def test_given_a_resumed_read_when_it_ends_then_its_state_is_the_clean_reads(
+    k: int, resume_cost: ResumeCost
+) -> None:
+    assert resume_cost.resumed[k].latest_state() == resume_cost.clean.latest_state()

@@ -34,6 +34,8 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.checkpoint import report_page
+
 LOGGER = logging.getLogger("airbyte")
 
 
@@ -319,6 +321,8 @@ class GraphCursorPagination(CursorPaginationStrategy):
                 internal_message=f"Repeated paging cursor at {_safe_url(response)}",
                 failure_type=FailureType.transient_error,
             )
+        # Every record of this page is delivered by now: a listing checkpoints here.
+        report_page(stream_slice, token)
         return token
 
     def _stops(

@@ -1,6 +1,11 @@
-"""The CDK's component factory, with children read from their parent's pages on every sync.
+"""The CDK's component factory, with two changes to what it builds.
 
-Why: ``messages`` and ``message_details`` read each conversation's newest messages from the
+1. Children read from their parent's pages on every sync (``create_simple_retriever``).
+2. The conversations cursor checkpoints every page of its listing and the children's cursors
+   every move of their parent's state (checkpoint.py says why), here because the CDK builds
+   those cursors itself, the parent streams of the children with a factory of its own.
+
+Why 1: ``messages`` and ``message_details`` read each conversation's newest messages from the
 conversations page that already carries them (``lazy_read_pointer``), so a sync calls the
 messages edge only for conversations with more new messages than the nested page holds. The
 CDK (7.39) builds that lazy retriever only when the child stream has no state, i.e. on the first
@@ -11,16 +16,23 @@ children depends on that restriction: their slices keep the parent's page
 watermark already covers, and the messages paginator stops at the first page holding an older
 message. So this factory builds the lazy retriever whatever the state.
 
-It changes nothing else: only ``create_simple_retriever`` of a stream that reads its parent lazily
-sees an empty state for that stream; cursors and every other component see the real one.
+Only ``create_simple_retriever`` of a stream that reads its parent lazily sees an empty state for
+that stream; cursors and every other component see the real one.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import copy
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import (
+    ConcurrentPerPartitionCursor,
+)
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    ParentStreamConfig as ParentStreamConfigModel,
+)
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     SimpleRetriever as SimpleRetrieverModel,
 )
@@ -30,8 +42,18 @@ from airbyte_cdk.sources.declarative.models.declarative_component_schema import 
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
+from airbyte_cdk.sources.declarative.partition_routers import (
+    PartitionRouter,
+    SubstreamPartitionRouter,
+)
 from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
 from airbyte_cdk.sources.types import Config
+from pydantic.v1 import BaseModel
+
+from source_meta_conversations.checkpoint import ListingCheckpoints, ParentPageCheckpoints
+from source_meta_conversations.state import CONVERSATIONS, LISTING
+
+ComponentDefinition = Mapping[str, Any]
 
 
 class _StateHiddenFor(ConnectorStateManager):
@@ -60,11 +82,11 @@ def reads_parent_lazily(model: SimpleRetrieverModel) -> bool:
     )
 
 
-class LazyChildrenFactory(ModelToComponentFactory):
-    """``ModelToComponentFactory`` whose lazy child retrievers are lazy on incremental syncs too."""
+class GraphComponentFactory(ModelToComponentFactory):
+    """``ModelToComponentFactory`` with lazy children on every sync and a checkpoint per page."""
 
     @classmethod
-    def like(cls, factory: ModelToComponentFactory) -> LazyChildrenFactory:
+    def like(cls, factory: ModelToComponentFactory) -> GraphComponentFactory:
         """This factory with the configuration of ``factory`` (the one the CDK source built).
 
         The CDK builds its factory inside the source's constructor from arguments it does not
@@ -87,3 +109,66 @@ class LazyChildrenFactory(ModelToComponentFactory):
             return super().create_simple_retriever(model, config, name=name, **kwargs)
         finally:
             self._connector_state_manager = real
+
+    def create_concurrent_cursor_from_perpartition_cursor(
+        self,
+        state_manager: ConnectorStateManager,
+        model_type: type[BaseModel],
+        component_definition: ComponentDefinition,
+        stream_name: str,
+        stream_namespace: str | None,
+        config: Config,
+        stream_state: MutableMapping[str, Any],
+        partition_router: PartitionRouter,
+        attempt_to_create_cursor_if_not_provided: bool = False,
+        **kwargs: Any,
+    ) -> ConcurrentPerPartitionCursor:
+        """The CDK's cursor, checkpointing per page (conversations) or parent page (children)."""
+        cursor = super().create_concurrent_cursor_from_perpartition_cursor(
+            state_manager,
+            model_type,
+            component_definition,
+            stream_name,
+            stream_namespace,
+            config,
+            _without_listings(stream_state),
+            partition_router,
+            attempt_to_create_cursor_if_not_provided,
+            **kwargs,
+        )
+        if stream_name == CONVERSATIONS:
+            return ListingCheckpoints.adopt(cursor, stream_state)
+        if isinstance(partition_router, SubstreamPartitionRouter):
+            return ParentPageCheckpoints.adopt(cursor)
+        return cursor
+
+    def create_parent_stream_config_with_substream_wrapper(
+        self, model: ParentStreamConfigModel, config: Config, *, stream_name: str, **kwargs: Any
+    ) -> Any:
+        """The CDK's parent stream config, its conversations cursor resuming and checkpointing.
+
+        The CDK builds a child's parent stream with a new ``ModelToComponentFactory`` of its own,
+        so the override above does not reach it: its cursor is adopted here, from the parent
+        state saved in the child's state.
+        """
+        parent_config = super().create_parent_stream_config_with_substream_wrapper(
+            model, config, stream_name=stream_name, **kwargs
+        )
+        parent = parent_config.stream
+        cursor = getattr(parent, "cursor", None)
+        if parent.name == CONVERSATIONS and type(cursor) is ConcurrentPerPartitionCursor:
+            child_state = self._connector_state_manager.get_stream_state(stream_name, None)
+            saved = (child_state.get("parent_state") or {}).get(CONVERSATIONS)
+            ListingCheckpoints.adopt(cursor, saved)
+        return parent_config
+
+
+def _without_listings(stream_state: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The state the CDK's cursor is built from: the watermarks, not the unfinished listings."""
+    if not stream_state or not stream_state.get("states"):
+        return stream_state
+    stripped = copy.deepcopy(stream_state)
+    for entry in stripped["states"]:
+        if isinstance(entry, dict) and isinstance(entry.get("cursor"), dict):
+            entry["cursor"].pop(LISTING, None)
+    return stripped

@@ -18,8 +18,9 @@ from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations import page_size
+from source_meta_conversations.checkpoint import RESUME_CURSORS
 from source_meta_conversations.components import SYNC_WAITS, VERSION_FALLBACKS
-from source_meta_conversations.factory import LazyChildrenFactory
+from source_meta_conversations.factory import GraphComponentFactory
 from source_meta_conversations.memory import keep_no_partition_cursors, prune_finished_futures
 from source_meta_conversations.state import PLATFORMS, prepare_state
 
@@ -39,14 +40,15 @@ class SourceMetaConversations(YamlDeclarativeSource):
         SYNC_WAITS.reset()  # one source is one sync: its waits on Meta start at zero
         page_size.install()  # the page grows back gradually after code 1 (page_size.py)
         VERSION_FALLBACKS.reset()
+        RESUME_CURSORS.reset()
         if config and state:
             state = prepare_state(config, state)
         super().__init__(
             path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state
         )
         # Children read the messages their parent's page carries on every sync, not only the
-        # first (factory.py says why the CDK's own factory does not).
-        self._constructor = LazyChildrenFactory.like(self._constructor)
+        # first, and every page of conversations is checkpointed (factory.py, checkpoint.py).
+        self._constructor = GraphComponentFactory.like(self._constructor)
         # A sync's memory must not grow with its partitions (one per conversation): memory.py.
         prune_finished_futures(self._concurrent_source)
 

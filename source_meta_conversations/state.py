@@ -9,7 +9,9 @@ that says how to reset, and makes the third safe.
 The state this connector writes (see docs/meta-conversations.md#incremental-sync-and-state):
 
 - ``conversations``: one entry per (platform, Page), ``{"partition": {"platform": "messenger",
-  "page_id": "1"}, "cursor": {"updated_time": "2026-03-01T00:01:40+0000"}}``.
+  "page_id": "1"}, "cursor": {"updated_time": "2026-03-01T00:01:40+0000"}}``; while a listing is
+  unfinished the cursor also holds ``"listing": {"after": "<Graph cursor>", "updated_time":
+  "<newest delivered>"}`` (checkpoint.py).
 - ``messages`` and ``message_details``: one ``created_time`` watermark for the stream plus, under
   ``parent_state.conversations``, the same per-platform shape as ``conversations``.
 """
@@ -25,6 +27,8 @@ from airbyte_cdk.models import AirbyteStateBlob, AirbyteStateMessage, AirbyteSta
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 CONVERSATIONS = "conversations"
+# A conversations cursor's unfinished listing (checkpoint.py writes it).
+LISTING = "listing"
 CHILD_STREAMS = ("messages", "message_details")
 PLATFORMS = ("messenger", "instagram")
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -63,6 +67,19 @@ def _check_date(stream: str, value: Any, field: str) -> None:
         ) from None
 
 
+def _check_listing(stream: str, listing: Any) -> None:
+    """An unfinished listing: the Graph cursor to resume after and the newest time delivered."""
+    if listing is None:
+        return
+    if not isinstance(listing, dict):
+        raise _refuse(stream, f"its {LISTING} is {listing!r}, not a JSON object")
+    after = listing.get("after")
+    if after is not None and (not isinstance(after, str) or not after):
+        raise _refuse(stream, f"its {LISTING}.after is {after!r}, not a paging cursor")
+    if "updated_time" in listing:
+        _check_date(stream, listing["updated_time"], f"{LISTING}.updated_time")
+
+
 def _prepare_conversations_state(
     stream: str, state: Any, config: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -90,6 +107,7 @@ def _prepare_conversations_state(
                 f"it was written for Page {partition.get('page_id')}, not Page {page_id}",
             )
         _check_date(stream, cursor.get("updated_time"), "updated_time")
+        _check_listing(stream, cursor.get(LISTING))
     prepared = {
         key: value for key, value in state.items() if key not in ("state", "lookback_window")
     }

@@ -19,7 +19,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_meta_conversations.factory import LazyChildrenFactory, _StateHiddenFor
+from source_meta_conversations.factory import GraphComponentFactory, _StateHiddenFor
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
@@ -228,14 +228,14 @@ class TestMessagesAndDetails:
         assert output.records == []
 
 
-class TestLazyChildrenFactory:
+class TestGraphComponentFactory:
     def test_given_cdk_factory_when_copied_then_same_state_manager_and_message_repository(
         self,
     ) -> None:
         state_manager = ConnectorStateManager(_state())
         original = ModelToComponentFactory(connector_state_manager=state_manager)
 
-        copy = LazyChildrenFactory.like(original)
+        copy = GraphComponentFactory.like(original)
 
         assert copy._connector_state_manager is state_manager
         assert copy.get_message_repository() is original.get_message_repository()

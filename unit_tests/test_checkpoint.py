@@ -1,0 +1,305 @@
+"""A checkpoint after every page of conversations, and resuming an unfinished listing.
+
+The conversations edge has no ``since``: a listing can only resume at a Graph cursor. While a
+platform's listing is unfinished, its state entry holds ``listing`` (the cursor after the last
+page whose records were all delivered, and the newest ``updated_time`` delivered), and the
+watermark stays where it was until the listing ends (checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import FailureType, SyncMode, Type
+from airbyte_cdk.test.mock_http import HttpMocker
+from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_meta_conversations.checkpoint import (
+    RESUME_CURSORS,
+    ListingProgress,
+    ResumeCursorRefusal,
+    report_page,
+)
+from source_meta_conversations.state import prepare_state
+from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
+from unit_tests.mock_server.request_builder import RequestBuilder
+from unit_tests.mock_server.response_builder import (
+    ConversationBuilder,
+    graph_error,
+    graph_time,
+    message,
+    page,
+)
+from unit_tests.mock_server.source_runner import read_streams, records_of
+
+STALE = "(#100) The After Cursor specified exceeds the max limit supported by this endpoint"
+
+
+def _conversations(*seconds: int) -> list[dict[str, Any]]:
+    return [ConversationBuilder(f"t_{s}", s).build() for s in seconds]
+
+
+def _listing_state(
+    updated_time: str, listing: dict[str, Any] | None = None, platform: str = "messenger"
+) -> dict[str, Any]:
+    cursor: dict[str, Any] = {"updated_time": updated_time}
+    if listing is not None:
+        cursor["listing"] = listing
+    return {
+        "use_global_cursor": False,
+        "states": [{"partition": {"platform": platform, "page_id": PAGE_ID}, "cursor": cursor}],
+    }
+
+
+def _read(streams: list[str], state: list[Any] | None = None) -> Any:
+    return read_streams(
+        ConfigBuilder().build(), streams, sync_mode=SyncMode.incremental, state=state
+    )
+
+
+def _messages_in_order(output: Any) -> list[tuple[str, Any]]:
+    """("record", id) and ("state", stream state) in the order the platform receives them."""
+    sequence: list[tuple[str, Any]] = []
+    for item in output.get_message_iterator():
+        if item.type == Type.RECORD and item.record is not None:
+            sequence.append(("record", item.record.data["id"]))
+        elif item.type == Type.STATE and item.state is not None:
+            stream = item.state.stream
+            sequence.append((stream.stream_descriptor.name, dict(stream.stream_state.__dict__)))
+    return sequence
+
+
+def _cursor(state: dict[str, Any]) -> dict[str, Any]:
+    (entry,) = state["states"]
+    return dict(entry["cursor"])
+
+
+class TestCheckpointPerPage:
+    def test_given_three_pages_when_read_then_a_state_after_each_page_before_the_next_records(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            RequestBuilder.conversations().build(),
+            page(_conversations(300, 290), next_after="P2"),
+        )
+        http_mocker.get(
+            RequestBuilder.conversations().with_after("P2").build(),
+            page(_conversations(280, 270), next_after="P3"),
+        )
+        http_mocker.get(
+            RequestBuilder.conversations().with_after("P3").build(), page(_conversations(260))
+        )
+
+        output = _read(["conversations"])
+
+        assert not output.errors
+        sequence = _messages_in_order(output)
+        kinds = [kind if kind == "record" else "state" for kind, _ in sequence]
+        # 2 records, checkpoint, 2 records, checkpoint, 1 record, then the listing's end.
+        assert kinds[:7] == ["record"] * 2 + ["state"] + ["record"] * 2 + ["state"] + ["record"]
+        first, second = (value for kind, value in sequence[:6] if kind == "conversations")
+        assert _cursor(first) == {
+            "updated_time": "1970-01-01T00:00:00+0000",  # the watermark waits for the end
+            "listing": {"after": "P2", "updated_time": graph_time(300)},
+        }
+        assert _cursor(second)["listing"] == {"after": "P3", "updated_time": graph_time(300)}
+        final = sequence[-1][1]
+        assert _cursor(final) == {"updated_time": graph_time(300)}
+
+    def test_given_a_listing_with_one_page_when_read_then_no_listing_is_ever_saved(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(RequestBuilder.conversations().build(), page(_conversations(300, 290)))
+
+        output = _read(["conversations"])
+
+        states = [value for kind, value in _messages_in_order(output) if kind != "record"]
+        assert states
+        assert all("listing" not in _cursor(state) for state in states)
+
+
+class TestResume:
+    def test_given_an_unfinished_listing_when_read_then_it_continues_after_the_saved_cursor(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        state = StateBuilder().with_stream_state(
+            "conversations",
+            _listing_state(graph_time(100), {"after": "P3", "updated_time": graph_time(300)}),
+        )
+        # Only the page after the saved cursor is mocked: asking for the first page fails.
+        resumed = RequestBuilder.conversations().with_after("P3").build()
+        http_mocker.get(resumed, page(_conversations(260, 250, 90)))
+
+        output = _read(["conversations"], state.build())
+
+        assert not output.errors
+        assert [r["id"] for r in records_of(output, "conversations")] == ["t_260", "t_250"]
+        http_mocker.assert_number_of_calls(resumed, 1)
+        # The watermark is the newest of both runs, and the listing is done.
+        final = _messages_in_order(output)[-1][1]
+        assert _cursor(final) == {"updated_time": graph_time(300)}
+
+    def test_given_a_saved_cursor_meta_refuses_when_read_then_listed_again_from_the_newest(
+        self, http_mocker: HttpMocker, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        state = StateBuilder().with_stream_state(
+            "conversations",
+            _listing_state(graph_time(100), {"after": "GONE", "updated_time": graph_time(300)}),
+        )
+        refused = RequestBuilder.conversations().with_after("GONE").build()
+        http_mocker.get(refused, graph_error(100, message=STALE))
+        top = RequestBuilder.conversations().build()
+        http_mocker.get(top, page(_conversations(310, 300, 250, 90)))
+
+        with caplog.at_level(logging.WARNING, logger="airbyte"):
+            output = _read(["conversations"], state.build())
+
+        assert not output.errors
+        assert [r["id"] for r in records_of(output, "conversations")] == [
+            "t_310",
+            "t_300",
+            "t_250",
+        ]
+        http_mocker.assert_number_of_calls(refused, 1)
+        http_mocker.assert_number_of_calls(top, 1)
+        assert "listing this platform again from the newest" in caplog.text
+        assert _cursor(_messages_in_order(output)[-1][1]) == {"updated_time": graph_time(310)}
+
+    def test_given_a_stale_cursor_in_the_middle_of_a_listing_when_read_then_transient_error(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        http_mocker.get(
+            RequestBuilder.conversations().build(), page(_conversations(300), next_after="P2")
+        )
+        http_mocker.get(
+            RequestBuilder.conversations().with_after("P2").build(),
+            graph_error(100, message=STALE),
+        )
+
+        output = read_streams(
+            ConfigBuilder().build(),
+            ["conversations"],
+            sync_mode=SyncMode.incremental,
+            expecting_exception=True,
+        )
+
+        errors = [m.trace.error for m in output.errors if m.trace and m.trace.error]
+        assert any(
+            e.failure_type == FailureType.transient_error and "Run the sync again" in e.message
+            for e in errors
+        ), errors
+        # The checkpoint of the first page was written: a new sync resumes after it.
+        states = [v for kind, v in _messages_in_order(output) if kind == "conversations"]
+        assert _cursor(states[-1])["listing"]["after"] == "P2"
+
+
+class TestChildren:
+    def test_given_two_pages_of_conversations_when_messages_read_then_a_state_per_page(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        def with_message(conversation_id: str, second: int) -> dict[str, Any]:
+            return (
+                ConversationBuilder(conversation_id, second)
+                .with_messages([message(f"m_{conversation_id}", second)])
+                .build()
+            )
+
+        http_mocker.get(
+            RequestBuilder.conversations().build(),
+            page([with_message("a", 300), with_message("b", 290)], next_after="P2"),
+        )
+        http_mocker.get(
+            RequestBuilder.conversations().with_after("P2").build(),
+            page([with_message("c", 280)]),
+        )
+
+        output = _read(["messages"])
+
+        assert not output.errors
+        sequence = _messages_in_order(output)
+        states = [(i, v) for i, (kind, v) in enumerate(sequence) if kind == "messages"]
+        parent_listings = [
+            _cursor(v["parent_state"]["conversations"]).get("listing") for _, v in states
+        ]
+        # The first page's two conversations are delivered before the parent state says so.
+        after_p2 = [
+            i
+            for (i, _), listing in zip(states, parent_listings, strict=True)
+            if listing and listing.get("after") == "P2"
+        ]
+        assert after_p2, parent_listings
+        records_before = [v for kind, v in sequence[: after_p2[0]] if kind == "record"]
+        assert records_before == ["m_a", "m_b"]
+        # The created_time watermark moves only at the end (later conversations are older).
+        assert all("state" not in v for _, v in states[:-1])
+        assert states[-1][1]["state"] == {"created_time": graph_time(300)}
+
+
+class TestComponents:
+    def test_given_a_slice_without_listing_when_a_page_ends_then_nothing_happens(self) -> None:
+        report_page(None, "P2")  # no slice, no listing: no error
+
+    def test_given_a_progress_when_pages_end_then_after_moves_and_each_page_checkpoints(
+        self,
+    ) -> None:
+        checkpoints: list[str | None] = []
+        progress = ListingProgress(
+            after="P1", newest=None, on_page=lambda: checkpoints.append(progress.after)
+        )
+        progress.page_done("P2")
+        progress.page_done("P3")
+        assert checkpoints == ["P2", "P3"]
+        assert progress.first_after == "P1"  # the first request's cursor is not changed
+
+    def test_given_a_registered_cursor_when_refused_then_its_listing_restarts_once(self) -> None:
+        RESUME_CURSORS.reset()
+        progress = ListingProgress(after="SAVED", newest=None, on_page=lambda: None)
+        RESUME_CURSORS.register(progress)
+        assert not RESUME_CURSORS.refuse("OTHER")
+        assert RESUME_CURSORS.refuse("SAVED")
+        assert (progress.first_after, progress.after) == (None, None)
+        assert not RESUME_CURSORS.refuse("SAVED")
+
+    def test_given_a_success_when_interpreted_then_left_to_the_next_handler(self) -> None:
+        handler = ResumeCursorRefusal(config={}, parameters={})
+        assert handler.max_retries is None
+        assert handler.max_time is None
+        assert handler.interpret_response(None) is None
+
+
+class TestStateValidation:
+    @pytest.mark.parametrize(
+        ("listing", "fragment"),
+        [
+            ("P2", "not a JSON object"),
+            ({"after": ""}, "not a paging cursor"),
+            ({"after": 7}, "not a paging cursor"),
+            ({"after": "P2", "updated_time": "yesterday"}, "listing.updated_time"),
+        ],
+    )
+    def test_given_a_broken_listing_when_prepared_then_config_error_saying_how_to_reset(
+        self, listing: Any, fragment: str
+    ) -> None:
+        state = StateBuilder().with_stream_state(
+            "conversations", _listing_state(graph_time(100), listing)
+        )
+        with pytest.raises(AirbyteTracedException) as raised:
+            prepare_state(ConfigBuilder().build(), state.build())
+        error = raised.value
+        assert error.failure_type == FailureType.config_error
+        assert fragment in str(error.message)
+        assert "Clear" in str(error.message)
+
+    def test_given_a_valid_listing_when_prepared_then_kept(self) -> None:
+        listing = {"after": "P2", "updated_time": graph_time(300)}
+        state = StateBuilder().with_stream_state(
+            "conversations", _listing_state(graph_time(100), listing)
+        )
+        (prepared,) = prepare_state(ConfigBuilder().build(), state.build())
+        assert prepared.stream is not None
+        assert prepared.stream.stream_state is not None
+        entry = prepared.stream.stream_state.__dict__["states"][0]
+        assert entry["cursor"]["listing"] == listing
