@@ -226,9 +226,9 @@ class ListingCheckpoints(ConcurrentPerPartitionCursor):
         """The CDK's per-platform state, with ``listing`` on each unfinished listing."""
         state = super().state
         listings = self._listings()
-        if not listings:
-            return state
         for entry in state.get("states", []):
+            # The CDK's per-platform cursors echo the listing of the state they were built from.
+            entry["cursor"].pop(LISTING, None)
             listing = listings.get(self._to_partition_key(entry["partition"]))
             if listing:
                 # Every started platform has an entry: the CDK writes at least its start.

@@ -22,7 +22,6 @@ that stream; cursors and every other component see the real one.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -51,7 +50,7 @@ from airbyte_cdk.sources.types import Config
 from pydantic.v1 import BaseModel
 
 from source_meta_conversations.checkpoint import ListingCheckpoints, ParentPageCheckpoints
-from source_meta_conversations.state import CONVERSATIONS, LISTING
+from source_meta_conversations.state import CONVERSATIONS
 
 ComponentDefinition = Mapping[str, Any]
 
@@ -131,7 +130,7 @@ class GraphComponentFactory(ModelToComponentFactory):
             stream_name,
             stream_namespace,
             config,
-            _without_listings(stream_state),
+            stream_state,
             partition_router,
             attempt_to_create_cursor_if_not_provided,
             **kwargs,
@@ -161,14 +160,3 @@ class GraphComponentFactory(ModelToComponentFactory):
             saved = (child_state.get("parent_state") or {}).get(CONVERSATIONS)
             ListingCheckpoints.adopt(cursor, saved)
         return parent_config
-
-
-def _without_listings(stream_state: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """The state the CDK's cursor is built from: the watermarks, not the unfinished listings."""
-    if not stream_state or not stream_state.get("states"):
-        return stream_state
-    stripped = copy.deepcopy(stream_state)
-    for entry in stripped["states"]:
-        if isinstance(entry, dict) and isinstance(entry.get("cursor"), dict):
-            entry["cursor"].pop(LISTING, None)
-    return stripped

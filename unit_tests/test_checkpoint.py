@@ -237,6 +237,39 @@ class TestChildren:
         assert all("state" not in v for _, v in states[:-1])
         assert states[-1][1]["state"] == {"created_time": graph_time(300)}
 
+    def test_given_a_child_state_with_an_unfinished_listing_when_read_then_it_resumes_there(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        parent = _listing_state(graph_time(100), {"after": "P2", "updated_time": graph_time(300)})
+        state = StateBuilder().with_stream_state(
+            "messages",
+            {
+                "use_global_cursor": True,
+                "state": {"created_time": graph_time(100)},
+                "lookback_window": 0,
+                "parent_state": {"conversations": parent},
+            },
+        )
+        # Only the page after the saved cursor is mocked: asking for the first page fails.
+        resumed = RequestBuilder.conversations().with_after("P2").build()
+        http_mocker.get(
+            resumed,
+            page(
+                [
+                    ConversationBuilder("c", 280).with_messages([message("m_c", 280)]).build(),
+                    ConversationBuilder("d", 90).with_messages([message("m_d", 90)]).build(),
+                ]
+            ),
+        )
+
+        output = _read(["messages"], state.build())
+
+        assert not output.errors
+        assert [r["id"] for r in records_of(output, "messages")] == ["m_c"]
+        http_mocker.assert_number_of_calls(resumed, 1)
+        final = [v for kind, v in _messages_in_order(output) if kind == "messages"][-1]
+        assert _cursor(final["parent_state"]["conversations"]) == {"updated_time": graph_time(300)}
+
 
 class TestComponents:
     def test_given_a_slice_without_listing_when_a_page_ends_then_nothing_happens(self) -> None:
