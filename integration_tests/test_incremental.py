@@ -7,6 +7,7 @@ from the last state it printed, as a platform would.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -435,3 +436,14 @@ def test_given_a_resumed_read_when_it_ends_then_its_state_is_the_clean_reads(
     k: int, resume_cost: ResumeCost
 ) -> None:
     assert resume_cost.resumed[k].latest_state() == resume_cost.clean.latest_state()
+
+
+@pytest.mark.parametrize("k", KILL_AFTER_STATES)
+def test_given_read_killed_after_kth_state_when_resumed_to_the_end_then_no_listing_is_left(
+    k: int, interrupted: Mapping[int, Interrupted]
+) -> None:
+    # An unfinished listing left in a final state would start the next sync in the middle of the
+    # list, skipping the conversations updated since (the newest come first).
+    resumed = interrupted[k].resumed
+    resumed.assert_succeeded()
+    assert '"listing"' not in json.dumps(resumed.latest_state())
