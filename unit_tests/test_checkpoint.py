@@ -8,11 +8,15 @@ watermark stays where it was until the listing ends (checkpoint.py).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
+import requests
 from airbyte_cdk.models import FailureType, SyncMode, Type
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -272,8 +276,21 @@ class TestChildren:
 
 
 class TestComponents:
-    def test_given_a_slice_without_listing_when_a_page_ends_then_nothing_happens(self) -> None:
-        report_page(None, "P2")  # no slice, no listing: no error
+    def test_given_slices_when_a_page_ends_then_only_a_listing_slice_checkpoints(self) -> None:
+        checkpoints: list[str | None] = []
+        progress = ListingProgress(
+            after=None, newest=None, on_page=lambda: checkpoints.append(progress.after)
+        )
+        listing = StreamSlice(
+            partition={"platform": "messenger"}, cursor_slice={}, extra_fields={"listing": progress}
+        )
+        child = StreamSlice(partition={"conversation_id": "c"}, cursor_slice={})
+
+        report_page(child, "E2")  # a messages-edge page: not a listing
+        report_page(None, "E3")
+        report_page(listing, "P2")
+
+        assert checkpoints == ["P2"]
 
     def test_given_a_progress_when_pages_end_then_after_moves_and_each_page_checkpoints(
         self,
@@ -296,11 +313,36 @@ class TestComponents:
         assert (progress.first_after, progress.after) == (None, None)
         assert not RESUME_CURSORS.refuse("SAVED")
 
-    def test_given_a_success_when_interpreted_then_left_to_the_next_handler(self) -> None:
-        handler = ResumeCursorRefusal(config={}, parameters={})
-        assert handler.max_retries is None
-        assert handler.max_time is None
-        assert handler.interpret_response(None) is None
+    @pytest.mark.parametrize(
+        ("status", "after", "body_message", "resets"),
+        [
+            (400, "SAVED", STALE, True),  # the saved cursor, refused: list from the newest
+            (400, "OTHER", STALE, False),  # a cursor of this sync: the table's transient error
+            (400, "SAVED", "(#100) Invalid parameter", False),  # another code-100 error
+            (200, "SAVED", STALE, False),  # a page is never an error
+        ],
+    )
+    def test_given_an_answer_when_interpreted_then_only_a_refused_saved_cursor_resets_paging(
+        self, status: int, after: str, body_message: str, resets: bool
+    ) -> None:
+        RESUME_CURSORS.reset()
+        progress = ListingProgress(after="SAVED", newest=None, on_page=lambda: None)
+        RESUME_CURSORS.register(progress)
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps({"error": {"code": 100, "message": body_message}}).encode()
+        response.request = requests.Request(
+            "GET", f"https://graph.example/v26.0/1/conversations?after={after}&limit=25"
+        ).prepare()
+
+        resolution = ResumeCursorRefusal(config={}, parameters={}).interpret_response(response)
+
+        if resets:
+            assert resolution.response_action == ResponseAction.RESET_PAGINATION
+            assert progress.first_after is None
+        else:
+            assert resolution is None
+            assert progress.first_after == "SAVED"
 
 
 class TestStateValidation:
