@@ -30,6 +30,12 @@ from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor imp
     ConcurrentPerPartitionCursor,
 )
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    HTTPAPIBudget as HTTPAPIBudgetModel,
+)
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    MovingWindowCallRatePolicy as MovingWindowCallRatePolicyModel,
+)
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     ParentStreamConfig as ParentStreamConfigModel,
 )
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
@@ -50,6 +56,7 @@ from airbyte_cdk.sources.types import Config
 from pydantic.v1 import BaseModel
 
 from source_meta_conversations.checkpoint import ListingCheckpoints, ParentPageCheckpoints
+from source_meta_conversations.pacing import AnswerWindowCallRatePolicy, GraphAPIBudget
 from source_meta_conversations.state import CONVERSATIONS
 
 ComponentDefinition = Mapping[str, Any]
@@ -108,6 +115,28 @@ class GraphComponentFactory(ModelToComponentFactory):
             return super().create_simple_retriever(model, config, name=name, **kwargs)
         finally:
             self._connector_state_manager = real
+
+    def create_http_api_budget(
+        self, model: HTTPAPIBudgetModel, config: Config, **kwargs: Any
+    ) -> GraphAPIBudget:
+        """The CDK's budget, which also tells the pacing policies when each answer came."""
+        budget = super().create_http_api_budget(model, config, **kwargs)
+        graph_budget = GraphAPIBudget.__new__(GraphAPIBudget)
+        graph_budget.__dict__.update(budget.__dict__)
+        return graph_budget
+
+    def create_moving_window_call_rate_policy(  # type: ignore[override]
+        self, model: MovingWindowCallRatePolicyModel, config: Config, **kwargs: Any
+    ) -> AnswerWindowCallRatePolicy:
+        """The manifest's rate, each call counted from its answer (pacing.py says why)."""
+        rates = [
+            self._create_component_from_model(model=rate, config=config) for rate in model.rates
+        ]
+        matchers = [
+            self._create_component_from_model(model=matcher, config=config)
+            for matcher in model.matchers
+        ]
+        return AnswerWindowCallRatePolicy(rates=rates, matchers=matchers)
 
     def create_concurrent_cursor_from_perpartition_cursor(
         self,

@@ -1,0 +1,138 @@
+"""Pacing that counts each call from its answer: never more than Meta's rate, whatever the latency.
+
+Why: Meta allows the Conversations API 2 calls in any second per Page and per Instagram account
+(graph-api-notes.md, "Rate limiting"), counted when a call reaches Meta. The CDK's
+``MovingWindowCallRatePolicy`` counts a call from the moment it lets it go. Between that moment
+and Meta's count lies the request's way there (the network, a busy interpreter), which varies
+from call to call: when a call is delayed on its way by more than the next-but-one, Meta sees
+three calls in one second although the client spaced them by a second, and throttles. A margin
+on the window only makes that rarer (dataset d of ``make bench``: one throttled call in a few
+runs at 50 ms of margin) and is paid on every call.
+
+A call has certainly been counted by the time its answer arrives. ``AnswerWindowCallRatePolicy``
+lets a call go only when fewer than ``limit`` calls were answered in the last ``interval`` or
+are still on their way, so no ``interval`` of Meta's ever holds more than ``limit`` of them, with
+no margin: a sequential listing waits one latency more per ``limit`` calls (about 30 ms here),
+instead of a fixed margin on each.
+
+The manifest keeps stating the rate as the CDK's ``MovingWindowCallRatePolicy`` (Meta's figures,
+matched per platform); ``GraphComponentFactory`` builds this policy from it, and ``GraphAPIBudget``
+tells the policy when an answer arrives (the CDK's session calls ``update_from_response`` after
+every answer, error answers included).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from airbyte_cdk.sources.streams.call_rate import (
+    BaseCallRatePolicy,
+    CallRateLimitHit,
+    HttpAPIBudget,
+    Rate,
+    RequestMatcher,
+)
+
+# How often a caller looks again while every call of the window is still on its way.
+IN_FLIGHT_POLL_SECONDS = 0.01
+# A call that never got an answer (its request raised) stops counting after this long, in case
+# its thread makes no other call (a thread's next call ends its previous one at once).
+UNANSWERED_CALL_SECONDS = 120.0
+
+
+class AnswerWindowCallRatePolicy(BaseCallRatePolicy):
+    """At most ``limit`` calls per ``interval``, each counting until ``interval`` after its answer.
+
+    Example: with 2 per second, calls A and B leave at t=0 and are answered at 0.03 and 0.06; a
+    third call may leave at 1.03 (A's answer plus one second), whatever the moments Meta counted
+    A and B at, since both were before their answers.
+
+    Each thread has at most one call on its way (the CDK sends synchronously); a thread's new call
+    ends its previous one if that one never got an answer (its request raised).
+    """
+
+    def __init__(
+        self,
+        rates: list[Rate],
+        matchers: list[RequestMatcher],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if len(rates) != 1:
+            raise ValueError(f"Meta's call rate is one rate per object, not {len(rates)}")
+        super().__init__(matchers=matchers)
+        rate = rates[0]
+        self.limit = int(rate.limit)
+        self.interval = rate.interval.total_seconds()
+        if self.limit < 1 or self.interval <= 0:
+            raise ValueError(f"A call rate needs a limit >= 1 and a positive interval: {rate}")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answered: deque[float] = deque()  # answer times, oldest first
+        # thread id -> (when its call left, its weight)
+        self._on_the_way: dict[int, tuple[float, int]] = {}
+
+    def try_acquire(self, request: Any, weight: int) -> None:
+        """Let the call go, or raise ``CallRateLimitHit`` with how long to wait."""
+        if not self.matches(request):
+            raise ValueError("Request does not match the policy")
+        if weight > self.limit:
+            raise ValueError(f"Weight can not exceed the rate's limit ({self.limit})")
+        thread = threading.get_ident()
+        with self._lock:
+            now = self._clock()
+            unanswered = self._on_the_way.pop(thread, None)
+            if unanswered is not None:  # its last call raised instead of being answered
+                self._answered.extend([now] * unanswered[1])
+            self._forget(now)
+            if self._used() + weight <= self.limit:
+                self._on_the_way[thread] = (now, weight)
+                return
+            wait = (
+                self._answered[0] + self.interval - now
+                if self._answered
+                else IN_FLIGHT_POLL_SECONDS
+            )
+        raise CallRateLimitHit(
+            error="Meta's call budget for this object is spent for now",
+            item=request,
+            weight=weight,
+            rate=f"{self.limit} per {self.interval:g} s, counted from each answer",
+            time_to_wait=timedelta(seconds=max(wait, 0.0)),
+        )
+
+    def answered(self) -> None:
+        """The calling thread's call got its answer: it counts for ``interval`` from now."""
+        thread = threading.get_ident()
+        with self._lock:
+            call = self._on_the_way.pop(thread, None)
+            if call is not None:
+                self._answered.extend([self._clock()] * call[1])
+
+    def update(self, available_calls: int | None, call_reset_ts: datetime | None) -> None:
+        """Nothing to take from generic rate-limit headers: Meta sends its own (usage watcher)."""
+
+    def _forget(self, now: float) -> None:
+        while self._answered and self._answered[0] <= now - self.interval:
+            self._answered.popleft()
+        for thread, (left, _) in list(self._on_the_way.items()):
+            if left <= now - UNANSWERED_CALL_SECONDS:
+                del self._on_the_way[thread]
+
+    def _used(self) -> int:
+        return len(self._answered) + sum(weight for _, weight in self._on_the_way.values())
+
+
+class GraphAPIBudget(HttpAPIBudget):
+    """The CDK's HTTP budget, also telling an ``AnswerWindowCallRatePolicy`` when an answer came."""
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        """The CDK's update, then the answer time for the policy the request went through."""
+        super().update_from_response(request, response)
+        policy = self.get_matching_policy(request)
+        if isinstance(policy, AnswerWindowCallRatePolicy):
+            policy.answered()
