@@ -89,28 +89,44 @@ class ListingProgress:
 
 
 class _ResumeCursors:
-    """The saved cursors this sync starts listings after, to recognise Meta refusing one."""
+    """The saved cursors this sync starts listings after, to recognise Meta refusing one.
+
+    Several readers can start after the same saved cursor: the conversations stream and the
+    children's copies of it, which read the listing at the same time at Meta's rate. Meta
+    refusing it for one refuses it for all, so every listing started after it restarts, and each
+    reader's own refusal (the same answer, shared or not) resets that reader's paging once.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_cursor: dict[str, ListingProgress] = {}
+        self._by_cursor: dict[str, list[ListingProgress]] = {}
+        self._refusals: dict[str, int] = {}
 
     def reset(self) -> None:
         with self._lock:
             self._by_cursor.clear()
+            self._refusals.clear()
 
     def register(self, progress: ListingProgress) -> None:
         if progress.first_after:
             with self._lock:
-                self._by_cursor[progress.first_after] = progress
+                self._by_cursor.setdefault(progress.first_after, []).append(progress)
 
     def refuse(self, cursor: str) -> bool:
-        """Forget ``cursor`` and restart its listing; False if it is not a saved cursor."""
+        """Restart every listing started after ``cursor``; False if it is not a saved cursor.
+
+        Also False once it was refused as many times as listings started after it, so that no
+        reader resets its paging twice for one cursor.
+        """
         with self._lock:
-            progress = self._by_cursor.pop(cursor, None)
-        if progress is None or progress.first_after != cursor:
-            return False
-        progress.restart()
+            listings = self._by_cursor.get(cursor, [])
+            refusals = self._refusals.get(cursor, 0)
+            if refusals >= len(listings):
+                return False
+            self._refusals[cursor] = refusals + 1
+        for progress in listings:
+            if progress.first_after == cursor:
+                progress.restart()
         return True
 
 

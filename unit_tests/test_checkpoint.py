@@ -313,6 +313,21 @@ class TestComponents:
         assert (progress.first_after, progress.after) == (None, None)
         assert not RESUME_CURSORS.refuse("SAVED")
 
+    def test_given_readers_started_after_one_saved_cursor_when_refused_then_all_restart(
+        self,
+    ) -> None:
+        # conversations and the children's copies of it read the listing at the same time
+        RESUME_CURSORS.reset()
+        readers = [ListingProgress(after="SAVED", newest=None, on_page=lambda: None)]
+        readers.append(ListingProgress(after="SAVED", newest=None, on_page=lambda: None))
+        for progress in readers:
+            RESUME_CURSORS.register(progress)
+
+        assert RESUME_CURSORS.refuse("SAVED")  # the first reader's answer
+        assert all(progress.first_after is None for progress in readers)
+        assert RESUME_CURSORS.refuse("SAVED")  # the second reader got the same answer
+        assert not RESUME_CURSORS.refuse("SAVED")  # no reader resets twice
+
     @pytest.mark.parametrize(
         ("status", "after", "body_message", "resets"),
         [

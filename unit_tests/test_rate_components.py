@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any, SupportsIndex
 
 import pytest
@@ -21,6 +22,7 @@ from requests_cache import CachedResponse
 from source_meta_conversations.components import (
     GraphUsageBackoff,
     GraphUsageWatcher,
+    WaitLedger,
     regain_access_seconds,
     usage_percent,
 )
@@ -470,3 +472,53 @@ class TestGraphUsageBackoffRetryBound:
         backoff = _backoff(max_retries=3)
 
         assert backoff.backoff_time(_response(500), 3) == 8.0
+
+
+class TestWaitLedger:
+    """The bound on a sync's waits is wall time: waits of threads at the same time count once."""
+
+    def test_given_one_thread_when_it_waits_twice_then_both_waits_add_up(self) -> None:
+        ledger = WaitLedger(clock=lambda: 100.0)  # no real sleep: the second wait follows the first
+
+        assert ledger.add(10, bound=60) == 10
+        assert ledger.add(20, bound=60) == 30
+        assert ledger.waited == 30
+
+    def test_given_two_threads_when_they_wait_at_once_then_the_time_counts_once(self) -> None:
+        now = [100.0]
+        ledger = WaitLedger(clock=lambda: now[0])
+        ledger.add(10, bound=60)  # 100 -> 110
+        # Two more threads, alive together (a finished thread's id can be reused).
+        go = [threading.Event(), threading.Event()]
+        done = [threading.Event(), threading.Event()]
+
+        def wait_when_told(index: int) -> None:
+            go[index].wait(5)
+            ledger.add(10, bound=60)
+            done[index].set()
+
+        threads = [threading.Thread(target=wait_when_told, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        go[0].set()
+        assert done[0].wait(5)
+        assert ledger.waited == 10  # 100 -> 110 again
+        now[0] = 105.0
+        go[1].set()
+        assert done[1].wait(5)
+        for thread in threads:
+            thread.join()
+        assert ledger.waited == 15  # 105 -> 115
+
+    def test_given_waits_of_two_threads_when_the_union_passes_the_bound_then_transient_error(
+        self,
+    ) -> None:
+        now = [0.0]
+        ledger = WaitLedger(clock=lambda: now[0])
+        ledger.add(40, bound=60)
+        now[0] = 50.0
+        with pytest.raises(AirbyteTracedException) as raised:
+            ledger.add(30, bound=60)  # 0-40 and 50-80: 70 s of the sync's time
+        assert raised.value.failure_type == FailureType.transient_error
+        assert "already waited 40 s and the next wait (30 s)" in str(raised.value.message)
+        assert ledger.waited == 40
