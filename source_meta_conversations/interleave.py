@@ -128,6 +128,7 @@ class _MergedPartition(Partition):
     def __hash__(self) -> int:
         return hash((self._stream, id(self)))
 
+
 class InterleavedParent:
     """A parent stream as a child's router sees it: its partitions merged into one.
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from source_meta_conversations.startup import cached_class_sources, frozen_when_done
 
-from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
+# The CDK's import, each source file parsed once, its objects frozen (startup.py).
+with cached_class_sources(), frozen_when_done():
+    from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    from source_meta_conversations.source import (
+        MetaConversationsEntrypoint,
+        SourceMetaConversations,
+    )
 
 
 def run(args: list[str] | None = None) -> None:
