@@ -49,7 +49,11 @@ def reads_streams_together(config: Mapping[str, Any]) -> bool:
     calls/s: a third more CPU and a memory peak that grows with the backlog), so the children
     read the pages from the cache once the listing is done (the manifest's ``stream_groups``).
     """
-    return float(config.get("max_requests_per_second") or 2) <= READ_TOGETHER_UP_TO_RPS
+    try:
+        rate = float(config.get("max_requests_per_second") or 2)
+    except (TypeError, ValueError):
+        return True  # not a number: the spec's validation refuses it, naming the field
+    return rate <= READ_TOGETHER_UP_TO_RPS
 
 
 class SourceMetaConversations(YamlDeclarativeSource):

@@ -240,3 +240,8 @@ def test_given_a_rate_when_streams_are_built_then_they_read_together_only_when_p
     expected_group = "" if together else "conversations_api"
     assert streams["conversations"].block_simultaneous_read == expected_group
     assert streams["messages"].block_simultaneous_read == ""
+
+
+def test_given_a_rate_that_is_not_a_number_when_deciding_then_no_traceback() -> None:
+    # The spec's validation names the field; deciding how to read must not fail before it.
+    assert reads_streams_together({"max_requests_per_second": "fast"}) is True
