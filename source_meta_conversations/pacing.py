@@ -12,8 +12,8 @@ runs at 50 ms of margin) and is paid on every call.
 A call has certainly been counted by the time its answer arrives. ``AnswerWindowCallRatePolicy``
 lets a call go only when fewer than ``limit`` calls were answered in the last ``interval`` or
 are still on their way, so no ``interval`` of Meta's ever holds more than ``limit`` of them, with
-no margin: a sequential listing waits one latency more per ``limit`` calls (about 30 ms here),
-instead of a fixed margin on each.
+no margin: a sequential listing waits one latency more per ``limit`` calls (16-31 ms on
+average here), instead of a fixed margin on each.
 
 The manifest keeps stating the rate as the CDK's ``MovingWindowCallRatePolicy`` (Meta's figures,
 matched per platform); ``GraphComponentFactory`` builds this policy from it, and ``GraphAPIBudget``

@@ -29,8 +29,9 @@ MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 
 # Up to this many calls per second per platform, a platform's pages come at least a quarter of a
-# second apart: twice the CPU their records take (about 0.12 s per page of 25 conversations with
-# 20 messages each, docs/benchmarks.md), so the children keep up with the listing.
+# second apart: more than the CPU their records take (bench (d), docs/benchmarks.md: 13.6 s of
+# CPU, start-up included, for 80 pages of 25 conversations with 20 messages each, so under 0.17 s
+# a page), so the children keep up with the listing.
 READ_TOGETHER_UP_TO_RPS = 4.0
 # Workers when reading together: the two platforms' listings and the two children's generators
 # hold four for the whole listing, which leaves two for the children's partitions. Apart, the
@@ -109,7 +110,7 @@ class SourceMetaConversations(YamlDeclarativeSource):
         self, streams: list[AbstractStream], top_level_stream_names: set[str] | None = None
     ) -> None:
         """The manifest's stream groups, unless the streams read together (see above)."""
-        if reads_streams_together(self._config):
+        if self._together:
             return
         super()._apply_stream_groups(streams, top_level_stream_names)
 
