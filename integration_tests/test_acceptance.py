@@ -33,6 +33,7 @@ from airbyte_cdk.test.standard_tests.pytest_hooks import (  # noqa: F401  (pytes
 )
 
 from integration_tests.conftest import ACCEPTANCE_SEED, CONVERSATIONS, ROOT
+from source_meta_conversations import cdk_adaptations
 from source_meta_conversations.sandbox import Sandbox, SandboxOptions
 from source_meta_conversations.source import SourceMetaConversations
 
@@ -44,6 +45,12 @@ def _sandbox_config_path() -> Path:
     entries = yaml.safe_load(ACCEPTANCE_CONFIG.read_text())["acceptance_tests"]["connection"]
     path = next(e["config_path"] for e in entries["tests"] if e.get("status") == "succeed")
     return ROOT / path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cdk_adaptations_installed() -> None:
+    """The suite builds the source in-process: install what the entrypoint (run.py) installs."""
+    cdk_adaptations.install()
 
 
 @pytest.fixture(scope="module", autouse=True)

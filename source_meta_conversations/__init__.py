@@ -1,5 +1,5 @@
-"""Airbyte source for Meta's Conversations API (Facebook Messenger and Instagram Messaging)."""
+"""Airbyte source for Meta's Conversations API (Facebook Messenger and Instagram Messaging).
 
-from source_meta_conversations import perf
-
-perf.install()
+Importing this package (or any module in it) changes nothing outside it: the adaptations of the
+airbyte-cdk's internals are installed by the entrypoint (``run.py``), from ``cdk_adaptations``.
+"""

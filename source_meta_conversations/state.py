@@ -11,7 +11,7 @@ The state this connector writes (see docs/meta-conversations.md#incremental-sync
 - ``conversations``: one entry per (platform, Page), ``{"partition": {"platform": "messenger",
   "page_id": "1"}, "cursor": {"updated_time": "2026-03-01T00:01:40+0000"}}``; while a listing is
   unfinished the cursor also holds ``"listing": {"after": "<Graph cursor>", "updated_time":
-  "<newest delivered>"}`` (checkpoint.py).
+  "<newest delivered>"}`` (cdk_adaptations/checkpoint_cursors.py).
 - ``messages`` and ``message_details``: one ``created_time`` watermark for the stream plus, under
   ``parent_state.conversations``, the same per-platform shape as ``conversations``.
 """
@@ -27,7 +27,7 @@ from airbyte_cdk.models import AirbyteStateBlob, AirbyteStateMessage, AirbyteSta
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 CONVERSATIONS = "conversations"
-# A conversations cursor's unfinished listing (checkpoint.py writes it).
+# A conversations cursor's unfinished listing (cdk_adaptations/checkpoint_cursors.py writes it).
 LISTING = "listing"
 CHILD_STREAMS = ("messages", "message_details")
 PLATFORMS = ("messenger", "instagram")

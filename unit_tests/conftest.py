@@ -19,7 +19,8 @@ from airbyte_cdk.sources.declarative.requesters.paginators.default_paginator imp
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker
 
-from source_meta_conversations import components
+from source_meta_conversations import cdk_adaptations, sync
+from source_meta_conversations.components import error_handlers
 from unit_tests.mock_server.sleeps import Sleeps
 
 # No unit test reads more pages than this; a read that does is looping.
@@ -34,6 +35,12 @@ def pytest_runtest_makereport(
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cdk_adaptations_installed() -> None:
+    """Install the CDK adaptations as the entrypoint does (run.py), once for the session."""
+    cdk_adaptations.install()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -72,14 +79,14 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
 
     The CDK sleeps in ``rate_limiting`` (the manifest's backoff strategy and rate limits) and in
     the ``backoff`` library (its own exponential waits); the connector's usage watcher pauses
-    with ``components.time.sleep``. Each module's ``time`` is replaced, not ``time.sleep``
+    with ``error_handlers.time.sleep``. Each module's ``time`` is replaced, not ``time.sleep``
     itself, so the concurrent source's worker threads and the API budget keep their real clock.
     """
     recorder = Sleeps()
     fake_time = SimpleNamespace(sleep=recorder)
     monkeypatch.setattr(rate_limiting, "time", fake_time)
     monkeypatch.setattr(backoff._sync, "time", fake_time)
-    monkeypatch.setattr(components, "time", fake_time)
+    monkeypatch.setattr(error_handlers, "time", fake_time)
     return recorder
 
 
@@ -123,8 +130,6 @@ def http_mocker(request: pytest.FixtureRequest) -> Iterator[HttpMocker]:
 @pytest.fixture(autouse=True)
 def fresh_sync_wait_ledger() -> Iterator[None]:
     """Each test is its own sync: the waits on Meta counted against the bound start at zero."""
-    components.SYNC_WAITS.reset()
-    components.VERSION_FALLBACKS.reset()
+    sync.start_sync()
     yield
-    components.SYNC_WAITS.reset()
-    components.VERSION_FALLBACKS.reset()
+    sync.start_sync()

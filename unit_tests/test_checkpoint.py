@@ -21,13 +21,9 @@ from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_meta_conversations.checkpoint import (
-    RESUME_CURSORS,
-    ListingProgress,
-    ResumeCursorRefusal,
-    report_page,
-)
+from source_meta_conversations.components.error_handlers import ResumeCursorRefusal
 from source_meta_conversations.state import prepare_state
+from source_meta_conversations.sync.listings import RESUME_CURSORS, ListingProgress, report_page
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (

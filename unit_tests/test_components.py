@@ -11,13 +11,11 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_meta_conversations.components import (
-    GraphCursorPagination,
-    GraphUsageBackoff,
-    KeepFields,
-    _VersionFallbacks,
-    regain_access_seconds,
-)
+from source_meta_conversations.components.backoff_strategies import GraphUsageBackoff
+from source_meta_conversations.components.paginators import GraphCursorPagination
+from source_meta_conversations.components.transformations import KeepFields
+from source_meta_conversations.components.usage import regain_access_seconds
+from source_meta_conversations.sync.versions import _VersionFallbacks
 from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import ACCESS_TOKEN, PAGE_ID
 

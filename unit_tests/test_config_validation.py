@@ -13,8 +13,9 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.entrypoint import MetaConversationsEntrypoint
 from source_meta_conversations.run import run
-from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
+from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 
 LOGGER = logging.getLogger("airbyte")

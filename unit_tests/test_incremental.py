@@ -19,7 +19,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_meta_conversations.factory import GraphComponentFactory, _StateHiddenFor
+from source_meta_conversations.cdk_adaptations.factory import GraphComponentFactory, _StateHiddenFor
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (

@@ -17,7 +17,10 @@ from airbyte_cdk.sources.declarative.partition_routers.substream_partition_route
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_meta_conversations.interleave import InterleavedParent, interleave_parents
+from source_meta_conversations.cdk_adaptations.interleave import (
+    InterleavedParent,
+    interleave_parents,
+)
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 

@@ -14,16 +14,16 @@ import pytest
 import requests
 from airbyte_cdk.sources.streams.call_rate import (
     CallRateLimitHit,
+    HttpAPIBudget,
     HttpRequestRegexMatcher,
     MovingWindowCallRatePolicy,
     Rate,
 )
 
-from source_meta_conversations.pacing import (
+from source_meta_conversations.components.rate_policies import (
     IN_FLIGHT_POLL_SECONDS,
     UNANSWERED_CALL_SECONDS,
     AnswerWindowCallRatePolicy,
-    GraphAPIBudget,
 )
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
@@ -162,14 +162,14 @@ def test_given_more_than_one_rate_or_none_when_built_then_refused() -> None:
         AnswerWindowCallRatePolicy(rates=[second, second], matchers=[])
 
 
-def test_given_the_budget_when_an_answer_comes_then_the_matching_policy_counts_from_it() -> None:
+def test_given_the_cdk_budget_when_an_answer_comes_then_the_policy_counts_from_it() -> None:
     clock = FakeClock()
     messenger = AnswerWindowCallRatePolicy(
         rates=[Rate(limit=1, interval=timedelta(seconds=1))],
         matchers=[HttpRequestRegexMatcher(url_path_pattern="/conversations$")],
         clock=clock,
     )
-    budget = GraphAPIBudget(policies=[messenger])
+    budget = HttpAPIBudget(policies=[messenger])  # the CDK's own budget, as the manifest builds
     budget.acquire_call(_request(), block=False)
     clock.now = 100.4
     budget.update_from_response(_request(), requests.Response())
@@ -186,7 +186,7 @@ def test_given_the_manifest_when_streams_are_built_then_every_rate_counts_from_a
     source.streams(config)
 
     budget = source._constructor._api_budget
-    assert isinstance(budget, GraphAPIBudget)
+    assert isinstance(budget, HttpAPIBudget)
     policies = budget._policies
     assert len(policies) == 3  # messenger listing, instagram listing, the rest
     assert all(isinstance(policy, AnswerWindowCallRatePolicy) for policy in policies)

@@ -11,7 +11,10 @@ from airbyte_cdk.sources.declarative.retrievers.page_size_reducer import (
     PageSizeResetPolicy,
 )
 
-from source_meta_conversations.page_size import GROW_AFTER_PAGES, GradualPageSizeReducer
+from source_meta_conversations.cdk_adaptations.page_size import (
+    GROW_AFTER_PAGES,
+    GradualPageSizeReducer,
+)
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 

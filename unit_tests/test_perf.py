@@ -15,7 +15,7 @@ import dpath
 import pytest
 from airbyte_cdk.sources.types import Record
 
-from source_meta_conversations import perf
+from source_meta_conversations.cdk_adaptations import fast_dpath as perf
 
 GRAPH_PAGE: dict[str, Any] = {
     "data": [

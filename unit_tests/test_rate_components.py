@@ -19,13 +19,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.structures import CaseInsensitiveDict
 from requests_cache import CachedResponse
 
-from source_meta_conversations.components import (
-    GraphUsageBackoff,
-    GraphUsageWatcher,
-    WaitLedger,
-    regain_access_seconds,
-    usage_percent,
-)
+from source_meta_conversations.components.backoff_strategies import GraphUsageBackoff
+from source_meta_conversations.components.error_handlers import GraphUsageWatcher
+from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
+from source_meta_conversations.sync.waits import WaitLedger
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 
 # The manifest's `max_total_wait_seconds`: the configured minutes (30 by default) in seconds.

@@ -16,13 +16,10 @@ import requests
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_meta_conversations.components import (
-    DropFields,
-    GraphRecordContext,
-    MemoJsonDecoder,
-    NewMessagesFilter,
-    rfc3339,
-)
+from source_meta_conversations.components.decoders import MemoJsonDecoder
+from source_meta_conversations.components.record_filters import NewMessagesFilter
+from source_meta_conversations.components.timestamps import rfc3339
+from source_meta_conversations.components.transformations import DropFields, GraphRecordContext
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 
 MESSENGER_SLICE = StreamSlice(

@@ -18,12 +18,8 @@ import requests_cache
 import requests_mock
 from airbyte_cdk.sources.streams.call_rate import APIBudget, CachedLimiterSession
 
-from source_meta_conversations import single_flight
-from source_meta_conversations.source import (
-    READ_TOGETHER_CONCURRENCY,
-    SourceMetaConversations,
-    reads_streams_together,
-)
+from source_meta_conversations.cdk_adaptations import single_flight
+from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 
 PAGE = "https://graph.example/v26.0/1/conversations?limit=25"
@@ -233,10 +229,10 @@ def test_given_a_rate_when_streams_are_built_then_they_read_together_only_when_p
 
     streams = {stream.name: stream for stream in source.streams(config)}
 
-    assert reads_streams_together(config) is together
+    assert source.reads_together is together
     # Apart, the conversations stream is in a blocking group, and its children wait for it.
     workers = source._concurrent_source._threadpool._threadpool._max_workers
-    assert workers == (READ_TOGETHER_CONCURRENCY if together else 2)
+    assert workers == (6 if together else 2)
     expected_group = "" if together else "conversations_api"
     assert streams["conversations"].block_simultaneous_read == expected_group
     assert streams["messages"].block_simultaneous_read == ""
@@ -244,4 +240,8 @@ def test_given_a_rate_when_streams_are_built_then_they_read_together_only_when_p
 
 def test_given_a_rate_that_is_not_a_number_when_deciding_then_no_traceback() -> None:
     # The spec's validation names the field; deciding how to read must not fail before it.
-    assert reads_streams_together({"max_requests_per_second": "fast"}) is True
+    config = ConfigBuilder().with_field("max_requests_per_second", "fast").build()
+    source = SourceMetaConversations(config=config)
+
+    assert source.reads_together is True
+    assert source._concurrent_source._threadpool._threadpool._max_workers == 6

@@ -9,7 +9,7 @@ import inspect
 
 from airbyte_protocol_dataclasses.models import airbyte_protocol
 
-from source_meta_conversations.startup import cached_class_sources, frozen_when_done
+from source_meta_conversations.cdk_adaptations.startup import cached_class_sources, frozen_when_done
 
 
 def test_cached_class_sources_give_what_inspect_gives_and_are_undone() -> None:

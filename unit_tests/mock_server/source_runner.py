@@ -14,7 +14,8 @@ from airbyte_cdk.models import AirbyteErrorTraceMessage, AirbyteMessageSerialize
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
-from source_meta_conversations.source import MetaConversationsEntrypoint, SourceMetaConversations
+from source_meta_conversations.entrypoint import MetaConversationsEntrypoint
+from source_meta_conversations.source import SourceMetaConversations
 
 ALL_STREAMS = ["conversations", "messages", "message_details"]
 

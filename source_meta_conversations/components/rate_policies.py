@@ -16,9 +16,10 @@ no margin: a sequential listing waits one latency more per ``limit`` calls (16-3
 average here), instead of a fixed margin on each.
 
 The manifest keeps stating the rate as the CDK's ``MovingWindowCallRatePolicy`` (Meta's figures,
-matched per platform); ``GraphComponentFactory`` builds this policy from it, and ``GraphAPIBudget``
-tells the policy when an answer arrives (the CDK's session calls ``update_from_response`` after
-every answer, error answers included).
+matched per platform); ``GraphComponentFactory`` (cdk_adaptations/factory.py) builds this policy
+from it, because the manifest's ``HTTPAPIBudget`` accepts no custom policy. The CDK's budget tells
+the policy when an answer arrives: its session calls ``HttpAPIBudget.update_from_response`` after
+every answer (error answers included), which calls the policy's public ``update``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from typing import Any
 from airbyte_cdk.sources.streams.call_rate import (
     BaseCallRatePolicy,
     CallRateLimitHit,
-    HttpAPIBudget,
     Rate,
     RequestMatcher,
 )
@@ -114,7 +114,12 @@ class AnswerWindowCallRatePolicy(BaseCallRatePolicy):
                 self._answered.extend([self._clock()] * call[1])
 
     def update(self, available_calls: int | None, call_reset_ts: datetime | None) -> None:
-        """Nothing to take from generic rate-limit headers: Meta sends its own (usage watcher)."""
+        """The CDK's budget got an answer for a call of this policy: the call counts from now.
+
+        The CDK calls this after every answer of a matching request, in the thread that sent it.
+        Generic rate-limit headers mean nothing here: Meta sends its own (the usage watcher).
+        """
+        self.answered()
 
     def _forget(self, now: float) -> None:
         while self._answered and self._answered[0] <= now - self.interval:
@@ -125,14 +130,3 @@ class AnswerWindowCallRatePolicy(BaseCallRatePolicy):
 
     def _used(self) -> int:
         return len(self._answered) + sum(weight for _, weight in self._on_the_way.values())
-
-
-class GraphAPIBudget(HttpAPIBudget):
-    """The CDK's HTTP budget, also telling an ``AnswerWindowCallRatePolicy`` when an answer came."""
-
-    def update_from_response(self, request: Any, response: Any) -> None:
-        """The CDK's update, then the answer time for the policy the request went through."""
-        super().update_from_response(request, response)
-        policy = self.get_matching_policy(request)
-        if isinstance(policy, AnswerWindowCallRatePolicy):
-            policy.answered()

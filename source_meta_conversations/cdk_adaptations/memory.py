@@ -1,5 +1,9 @@
 """Keep the CDK from holding on to finished partitions, so a sync's memory stays flat as data grows.
 
+Replaces, on each source (not process-wide): its ``ConcurrentSource``'s ``ThreadPoolManager`` and
+the ``_cursor_per_partition`` map of its global-cursor streams. Written for: airbyte-cdk 7.39.1.
+Applied by ``declarative_source.AdaptedDeclarativeSource``.
+
 Why: every conversation is one partition of ``messages`` and one of ``message_details`` (their
 SubstreamPartitionRouter), so 20,000 conversations are 40,000 partitions. Two structures of the
 CDK (7.39) kept something for every partition already done, long after it could be used. On
@@ -36,6 +40,52 @@ from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor imp
 )
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+
+from source_meta_conversations.cdk_adaptations.registry import PrivateName, check_parameters
+
+_POOL = "airbyte_cdk.sources.concurrent_source.thread_pool_manager"
+_PER_PARTITION = "airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor"
+PRIVATE_NAMES = (
+    PrivateName(
+        "airbyte_cdk.sources.concurrent_source.concurrent_source",
+        "ConcurrentSource",
+        "_threadpool",
+        used_by="memory: prune_finished_futures swaps the source's pool manager",
+    ),
+    PrivateName(
+        _POOL,
+        "ThreadPoolManager",
+        "_prune_futures",
+        used_by="memory: PromptlyPruningThreadPoolManager overrides it",
+        parameters=("self", "futures"),
+    ),
+    *(
+        PrivateName(_POOL, "ThreadPoolManager", name, used_by="memory: the pool manager's fields")
+        for name in (
+            "_lock",
+            "_most_recently_seen_exception",
+            "_threadpool",
+            "_logger",
+            "_max_concurrent_tasks",
+        )
+    ),
+    PrivateName(
+        _PER_PARTITION,
+        "ConcurrentPerPartitionCursor",
+        "_cursor_per_partition",
+        used_by="memory: NoPartitionCursors replaces it on global-cursor streams",
+    ),
+)
+
+
+def check() -> None:
+    """Raise unless ``ThreadPoolManager`` is still built from ``(threadpool, logger, max...)``."""
+    check_parameters(
+        ThreadPoolManager.__init__,
+        ("self", "threadpool", "logger", "max_concurrent_tasks"),
+        "ThreadPoolManager.__init__",
+    )
+
 
 # Finished futures are dropped once this many futures are held (the CDK waits for 10,000).
 PRUNE_FINISHED_FUTURES_AT = 100

@@ -1,4 +1,7 @@
-"""One call per conversations page when the three streams read it at the same time.
+"""One call per conversations page when the three streams read it at the same time (process-wide).
+
+Replaces: ``CachedLimiterSession.send`` (airbyte_cdk.sources.streams.call_rate), wrapped. Written
+for: airbyte-cdk 7.39.1 (requests-cache 1.3). Installed by ``cdk_adaptations.install()``.
 
 The ``messages`` and ``message_details`` streams read the conversations pages again, through
 their own copy of the parent stream, and get them from the CDK's HTTP cache (``requests_cache``)
@@ -30,6 +33,13 @@ from typing import Any
 
 import requests
 from airbyte_cdk.sources.streams.call_rate import CachedLimiterSession
+
+from source_meta_conversations.cdk_adaptations.registry import (
+    CdkAdaptationError,
+    ProcessPatch,
+    assigned_on_self,
+    check_parameters,
+)
 
 Send = Callable[..., requests.Response]
 
@@ -99,6 +109,39 @@ def _send(
     return SINGLE_FLIGHT.send(_ORIGINAL_SEND, self, request, **kwargs)
 
 
+def check() -> None:
+    """Raise unless ``CachedLimiterSession.send`` takes what ``_send`` passes through."""
+    check_parameters(
+        _ORIGINAL_SEND,
+        (
+            "self",
+            "request",
+            "expire_after",
+            "only_if_cached",
+            "refresh",
+            "force_refresh",
+            "kwargs",
+        ),
+        "CachedLimiterSession.send",
+    )
+    for name in ("cache", "settings"):
+        if not hasattr(CachedLimiterSession, name) and not assigned_on_self(
+            CachedLimiterSession, name
+        ):
+            raise CdkAdaptationError(
+                f"CachedLimiterSession no longer has {name!r}: the single-flight send "
+                "(cdk_adaptations/single_flight.py) reads the cache key and allowable codes there."
+            )
+
+
 def install() -> None:
     """Make every cached CDK session single-flight (idempotent)."""
     CachedLimiterSession.send = _send  # type: ignore[method-assign,assignment]
+
+
+PATCH = ProcessPatch(
+    target="airbyte_cdk.sources.streams.call_rate.CachedLimiterSession.send",
+    why="streams reading the same conversations page at once make one call for it, not three",
+    check=check,
+    install=install,
+)

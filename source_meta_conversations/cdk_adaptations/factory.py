@@ -1,9 +1,15 @@
-"""The CDK's component factory, with two changes to what it builds.
+"""The CDK's component factory, with three changes to what it builds.
+
+Replaces, on each source (not process-wide): the source's ``ModelToComponentFactory``
+(``_constructor``), which ``ConcurrentDeclarativeSource`` builds itself and takes from no argument.
+Written for: airbyte-cdk 7.39.1. Applied by ``declarative_source.AdaptedDeclarativeSource``.
 
 1. Children read from their parent's pages on every sync (``create_simple_retriever``).
 2. The conversations cursor checkpoints every page of its listing and the children's cursors
-   every move of their parent's state (checkpoint.py says why), here because the CDK builds
-   those cursors itself, the parent streams of the children with a factory of its own.
+   every move of their parent's state (checkpoint_cursors.py says why), here because the CDK
+   builds those cursors itself, the parent streams of the children with a factory of its own.
+3. The manifest's rate (a ``MovingWindowCallRatePolicy``: the manifest's ``HTTPAPIBudget`` takes
+   no custom policy) becomes an ``AnswerWindowCallRatePolicy`` (components/rate_policies.py).
 
 Why 1: ``messages`` and ``message_details`` read each conversation's newest messages from the
 conversations page that already carries them (``lazy_read_pointer``), so a sync calls the
@@ -30,9 +36,6 @@ from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor imp
     ConcurrentPerPartitionCursor,
 )
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
-    HTTPAPIBudget as HTTPAPIBudgetModel,
-)
-from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     MovingWindowCallRatePolicy as MovingWindowCallRatePolicyModel,
 )
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
@@ -55,11 +58,78 @@ from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
 from airbyte_cdk.sources.types import Config
 from pydantic.v1 import BaseModel
 
-from source_meta_conversations.checkpoint import ListingCheckpoints, ParentPageCheckpoints
-from source_meta_conversations.pacing import AnswerWindowCallRatePolicy, GraphAPIBudget
+from source_meta_conversations.cdk_adaptations.checkpoint_cursors import (
+    ListingCheckpoints,
+    ParentPageCheckpoints,
+)
+from source_meta_conversations.cdk_adaptations.registry import PrivateName, check_parameters
+from source_meta_conversations.components.rate_policies import AnswerWindowCallRatePolicy
 from source_meta_conversations.state import CONVERSATIONS
 
 ComponentDefinition = Mapping[str, Any]
+
+_FACTORY = "airbyte_cdk.sources.declarative.parsers.model_to_component_factory"
+PRIVATE_NAMES = (
+    PrivateName(
+        "airbyte_cdk.sources.declarative.concurrent_declarative_source",
+        "ConcurrentDeclarativeSource",
+        "_constructor",
+        used_by="factory: the source's factory is replaced by GraphComponentFactory",
+    ),
+    PrivateName(
+        _FACTORY,
+        "ModelToComponentFactory",
+        "_init_mappings",
+        used_by="factory: binds the model-to-constructor table to the subclass",
+        parameters=("self",),
+    ),
+    PrivateName(
+        _FACTORY,
+        "ModelToComponentFactory",
+        "_connector_state_manager",
+        used_by="factory: a lazy child's retriever is built as if it had no state",
+    ),
+    PrivateName(
+        _FACTORY,
+        "ModelToComponentFactory",
+        "_create_component_from_model",
+        used_by="factory: builds the rate policy's rates and matchers",
+        parameters=("self", "model", "config", "kwargs"),
+    ),
+)
+
+
+def check() -> None:
+    """Raise unless the factory methods this one overrides take the same parameters."""
+    expected = {
+        "create_simple_retriever": ("self", "model", "config", "name"),
+        "create_moving_window_call_rate_policy": ("self", "model", "config", "kwargs"),
+        "create_concurrent_cursor_from_perpartition_cursor": (
+            "self",
+            "state_manager",
+            "model_type",
+            "component_definition",
+            "stream_name",
+            "stream_namespace",
+            "config",
+            "stream_state",
+            "partition_router",
+            "attempt_to_create_cursor_if_not_provided",
+        ),
+        "create_parent_stream_config_with_substream_wrapper": (
+            "self",
+            "model",
+            "config",
+            "stream_name",
+        ),
+    }
+    for name, parameters in expected.items():
+        check_parameters(
+            getattr(ModelToComponentFactory, name),
+            parameters,
+            f"ModelToComponentFactory.{name}",
+            leading=True,
+        )
 
 
 class _StateHiddenFor(ConnectorStateManager):
@@ -116,19 +186,10 @@ class GraphComponentFactory(ModelToComponentFactory):
         finally:
             self._connector_state_manager = real
 
-    def create_http_api_budget(
-        self, model: HTTPAPIBudgetModel, config: Config, **kwargs: Any
-    ) -> GraphAPIBudget:
-        """The CDK's budget, which also tells the pacing policies when each answer came."""
-        budget = super().create_http_api_budget(model, config, **kwargs)
-        graph_budget = GraphAPIBudget.__new__(GraphAPIBudget)
-        graph_budget.__dict__.update(budget.__dict__)
-        return graph_budget
-
     def create_moving_window_call_rate_policy(  # type: ignore[override]
         self, model: MovingWindowCallRatePolicyModel, config: Config, **kwargs: Any
     ) -> AnswerWindowCallRatePolicy:
-        """The manifest's rate, each call counted from its answer (pacing.py says why)."""
+        """The manifest's rate, each call counted from its answer (rate_policies.py says why)."""
         rates = [
             self._create_component_from_model(model=rate, config=config) for rate in model.rates
         ]

@@ -1,4 +1,7 @@
-"""A fast path for ``dpath.get`` on literal paths, installed when the connector is imported.
+"""A fast path for ``dpath.get`` on literal paths (a process-wide patch, installed by run.py).
+
+Replaces: ``dpath.get`` (dpath 2.2, as airbyte-cdk 7.39.1 calls it). Written for: airbyte-cdk
+7.39.1.
 
 Why: the CDK reads fields with ``dpath.get`` (the record extractor's ``data``, the substream
 router's parent key and lazy pointer). ``dpath.get`` matches its path as a glob against every
@@ -18,6 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import dpath
+
+from source_meta_conversations.cdk_adaptations.registry import (
+    PrivateName,
+    ProcessPatch,
+    check_parameters,
+)
 
 _GLOB_CHARACTERS = frozenset("*?[]")
 _original_get = dpath.get
@@ -61,6 +70,25 @@ def fast_get(
     return _original_get(obj, glob, separator, default)
 
 
+PRIVATE_NAMES = (
+    PrivateName("dpath", None, "_DEFAULT_SENTINEL", used_by="fast_dpath: dpath.get's default"),
+)
+
+
+def check() -> None:
+    """Raise unless ``dpath.get`` still takes ``(obj, glob, separator, default)``."""
+    check_parameters(_original_get, ("obj", "glob", "separator", "default"), "dpath.get")
+
+
 def install() -> None:
     """Replace ``dpath.get`` with ``fast_get`` (idempotent)."""
     dpath.get = fast_get
+
+
+PATCH = ProcessPatch(
+    target="dpath.get",
+    why="the CDK reads literal paths with a glob walk of the whole record (a quarter of the CPU)",
+    check=check,
+    install=install,
+    private_names=PRIVATE_NAMES,
+)

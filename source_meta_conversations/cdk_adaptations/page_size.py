@@ -1,4 +1,7 @@
-"""A page size that grows back gradually after Meta asked for less data (installed by the source).
+"""A page size that grows back gradually after Meta asked for less data (a process-wide patch).
+
+Replaces: the ``PageSizeReducer`` class that ``airbyte_cdk...retrievers.simple_retriever`` builds
+per partition read. Written for: airbyte-cdk 7.39.1. Installed by ``cdk_adaptations.install()``.
 
 Why: Graph answers code 1 "Please reduce the amount of data you're asking for" when one answer
 would hold too much: a conversations page of 25, each with its 20 newest messages and their
@@ -25,9 +28,17 @@ from __future__ import annotations
 
 import logging
 
+from airbyte_cdk.sources.declarative.retrievers import simple_retriever
 from airbyte_cdk.sources.declarative.retrievers.page_size_reducer import (
     PageSizeReducer,
     PageSizeResetPolicy,
+)
+
+from source_meta_conversations.cdk_adaptations.registry import (
+    CdkAdaptationError,
+    PrivateName,
+    ProcessPatch,
+    check_parameters,
 )
 
 LOGGER = logging.getLogger("airbyte")
@@ -80,15 +91,47 @@ class GradualPageSizeReducer(PageSizeReducer):
         )
 
 
+_REDUCER = "airbyte_cdk.sources.declarative.retrievers.page_size_reducer"
+PRIVATE_NAMES = tuple(
+    PrivateName(_REDUCER, "PageSizeReducer", name, used_by="page_size: GradualPageSizeReducer")
+    for name in (
+        "_config",
+        "_attempts",
+        "_retries_at_minimum_page_size",
+        "_current_page_size",
+        "_configured_page_size",
+        "_stream_name",
+    )
+)
+
+
+def check() -> None:
+    """Raise unless the retriever module still builds the CDK's reducer with the same calls."""
+    if simple_retriever.PageSizeReducer not in (PageSizeReducer, GradualPageSizeReducer):
+        raise CdkAdaptationError(
+            "airbyte_cdk's simple_retriever no longer builds PageSizeReducer; the gradual page "
+            "size (cdk_adaptations/page_size.py) cannot be installed."
+        )
+    check_parameters(
+        PageSizeReducer.__init__,
+        ("self", "config", "configured_page_size", "stream_name", "sleep"),
+        "PageSizeReducer.__init__",
+    )
+    check_parameters(PageSizeReducer.reduce, ("self", "error_message"), "PageSizeReducer.reduce")
+    check_parameters(
+        PageSizeReducer.on_successful_page, ("self",), "PageSizeReducer.on_successful_page"
+    )
+
+
 def install() -> None:
-    """Make the CDK's retrievers use ``GradualPageSizeReducer`` (idempotent).
-
-    Called by the source when it is built, not when the package is imported: installed from the
-    package's ``__init__`` (which then imported the CDK's declarative modules before the
-    entrypoint did), peak RSS grew with the number of conversations again, 94 MB flat at 5k-20k
-    conversations becoming 104 and 118 MB at 10k and 20k (data set (c) of ``make bench``). The
-    cause was not pinned down; keep CDK imports out of ``__init__``.
-    """
-    from airbyte_cdk.sources.declarative.retrievers import simple_retriever
-
+    """Make the CDK's retrievers use ``GradualPageSizeReducer`` (idempotent)."""
     simple_retriever.PageSizeReducer = GradualPageSizeReducer  # type: ignore[misc]
+
+
+PATCH = ProcessPatch(
+    target="airbyte_cdk.sources.declarative.retrievers.simple_retriever.PageSizeReducer",
+    why="after code 1 the conversations page grows back gradually instead of at once or never",
+    check=check,
+    install=install,
+    private_names=PRIVATE_NAMES,
+)

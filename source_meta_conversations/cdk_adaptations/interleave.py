@@ -1,5 +1,9 @@
 """The child streams read the platforms' conversations pages side by side, not one after the other.
 
+Replaces, on each source (not process-wide): the parent streams in the children's
+``SubstreamPartitionRouter`` (its public ``parent_stream_configs``), with wrappers. Written for:
+airbyte-cdk 7.39.1. Applied by ``declarative_source.AdaptedDeclarativeSource``.
+
 ``messages`` and ``message_details`` get their partitions from a ``SubstreamPartitionRouter``
 over the conversations stream, whose partitions are the platforms. The router reads the parent's
 partitions one after the other: with ``platform: both`` a child sees no Instagram conversation

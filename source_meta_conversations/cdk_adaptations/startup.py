@@ -1,5 +1,9 @@
 """Start-up: the CDK's import without re-reading the same source files dozens of times.
 
+Replaces, only while run.py imports the CDK: ``inspect.getsource`` and ``ast.parse`` (restored
+after), then freezes what the import built (``gc.freeze``). Written for: airbyte-cdk 7.39.1 on
+Python 3.11 (on 3.13 and newer ``inspect`` no longer parses a module per class).
+
 Why: importing ``airbyte_cdk`` builds the protocol's ``serpyco_rs`` serializers at module level
 (``airbyte_cdk.models.airbyte_protocol_serializers``). Each one computes a JSON schema with the
 attribute docstrings of every protocol class, read by ``attributes_doc`` with
@@ -23,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from source_meta_conversations.cdk_adaptations.registry import CdkAdaptationError
 
 
 @contextmanager
@@ -80,3 +86,12 @@ def frozen_when_done() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def check() -> None:
+    """Raise unless ``inspect.findsource`` is still Python code that ``parse`` can recognise."""
+    if not hasattr(inspect.findsource, "__code__"):
+        raise CdkAdaptationError(
+            "inspect.findsource is no longer a Python function on this interpreter; the start-up "
+            "cache (cdk_adaptations/startup.py) cannot recognise its calls."
+        )

@@ -1,5 +1,9 @@
 """A checkpoint after every page of conversations, for the conversations stream and its children.
 
+Replaces, on each source (not process-wide): the class of the ``ConcurrentPerPartitionCursor``s the
+CDK builds for the three streams (``adopt``), overriding private methods of it. Written for:
+airbyte-cdk 7.39.1. Applied by ``factory.GraphComponentFactory``.
+
 Why: the conversations edge lists the most recently updated first and has no ``since``, so the
 CDK's cursor (a data feed) can only move its watermark once a platform's listing is done: a
 sync killed in the middle of a long listing had to list it again from the top. The CDK's cursor
@@ -28,122 +32,60 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import InitVar, dataclass
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import requests
 from airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor import (
     ConcurrentPerPartitionCursor,
 )
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
-    ErrorResolution,
-    ResponseAction,
-)
-from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_meta_conversations.cdk_adaptations.registry import PrivateName
 from source_meta_conversations.state import LISTING
+from source_meta_conversations.sync.listings import RESUME_CURSORS, ListingProgress
 
 LOGGER = logging.getLogger("airbyte")
 
-# Meta's message for a cursor it no longer accepts (graph-api-notes.md, "Paging").
-STALE_CURSOR_TEXT = "Cursor specified exceeds"
-
-
-class ListingProgress:
-    """How far one platform's listing got: where a resumed sync continues, and what it saw.
-
-    ``first_after`` is the cursor the listing's first request starts after (a resumed listing;
-    the manifest reads it), ``after`` the cursor after the last finished page, ``newest`` the
-    newest ``updated_time`` delivered by this listing, the interrupted run's included.
-    """
-
-    def __init__(
-        self, after: str | None, newest: datetime | None, on_page: Callable[[], None]
-    ) -> None:
-        self.first_after = after
-        self.after = after
-        self.newest = newest
-        self._on_page = on_page
-
-    def page_done(self, after: str) -> None:
-        """Every record of a page is delivered and the next page is ``after``: checkpoint."""
-        self.after = str(after)
-        self._on_page()
-
-    def seen(self, value: datetime) -> None:
-        """A delivered conversation's ``updated_time``."""
-        if self.newest is None or value > self.newest:
-            self.newest = value
-
-    def restart(self) -> None:
-        """Meta refused the saved cursor: list from the newest again, down to the same watermark."""
-        self.first_after = None
-        self.after = None
-
-
-class _ResumeCursors:
-    """The saved cursors this sync starts listings after, to recognise Meta refusing one.
-
-    Several readers can start after the same saved cursor: the conversations stream and the
-    children's copies of it, which read the listing at the same time at Meta's rate. Meta
-    refusing it for one refuses it for all, so every listing started after it restarts, and each
-    reader's own refusal (the same answer, shared or not) resets that reader's paging once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_cursor: dict[str, list[ListingProgress]] = {}
-        self._refusals: dict[str, int] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._by_cursor.clear()
-            self._refusals.clear()
-
-    def register(self, progress: ListingProgress) -> None:
-        if progress.first_after:
-            with self._lock:
-                self._by_cursor.setdefault(progress.first_after, []).append(progress)
-
-    def refuse(self, cursor: str) -> bool:
-        """Restart every listing started after ``cursor``; False if it is not a saved cursor.
-
-        Also False once it was refused as many times as listings started after it, so that no
-        reader resets its paging twice for one cursor.
-        """
-        with self._lock:
-            listings = self._by_cursor.get(cursor, [])
-            refusals = self._refusals.get(cursor, 0)
-            if refusals >= len(listings):
-                return False
-            self._refusals[cursor] = refusals + 1
-        for progress in listings:
-            if progress.first_after == cursor:
-                progress.restart()
-        return True
-
-
-RESUME_CURSORS = _ResumeCursors()
-
-
-def report_page(stream_slice: StreamSlice | None, next_after: Any) -> None:
-    """Tell the slice's listing (if it is one) that a page ended and the next is ``next_after``.
-
-    Called by the paginator: the CDK asks it for the next page only once the worker thread has
-    queued (and the cursor observed) every record of the page.
-    """
-    if stream_slice is None:
-        return
-    progress = stream_slice.extra_fields.get(LISTING)
-    if isinstance(progress, ListingProgress):
-        progress.page_done(next_after)
+_CURSOR = "airbyte_cdk.sources.declarative.incremental.concurrent_partition_cursor"
+_OVERRIDDEN = {
+    "_generate_slices_from_partition": ("self", "partition", "parent_state"),
+    "_emit_state_message": ("self", "throttle"),
+    "_throttle_state_message": ("self",),
+}
+PRIVATE_NAMES = (
+    *(
+        PrivateName(
+            _CURSOR,
+            "ConcurrentPerPartitionCursor",
+            name,
+            used_by="checkpoint_cursors: overridden",
+            parameters=parameters,
+        )
+        for name, parameters in _OVERRIDDEN.items()
+    ),
+    PrivateName(
+        _CURSOR,
+        "ConcurrentPerPartitionCursor",
+        "_to_partition_key",
+        used_by="checkpoint_cursors: a platform's key in the cursor's maps",
+        parameters=("self", "partition"),
+    ),
+    *(
+        PrivateName(
+            _CURSOR, "ConcurrentPerPartitionCursor", name, used_by="checkpoint_cursors: read"
+        )
+        for name in (
+            "_lock",
+            "_cursor_per_partition",
+            "_connector_state_converter",
+            "_stream_name",
+            "_parent_state",
+        )
+    ),
+)
 
 
 class ListingCheckpoints(ConcurrentPerPartitionCursor):
@@ -315,68 +257,3 @@ class ParentPageCheckpoints(ConcurrentPerPartitionCursor):
             self._checkpointed_parent_state = copy.deepcopy(self._parent_state)
             return time.time()
         return super()._throttle_state_message()
-
-
-@dataclass
-class ResumeCursorRefusal(ErrorHandler):
-    """List a platform from the newest again when Meta refuses the cursor a sync resumes after.
-
-    Runs before the error table of the conversations requester. Meta refuses a cursor when items
-    were deleted since it was given (code 100, "Cursor specified exceeds..."). For the saved
-    cursor of a resumed listing this resets the paging (the listing restarts at its newest page
-    and stops at the same watermark); any other refused cursor is left to the table, which ends
-    the sync with a transient error.
-    """
-
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        pass
-
-    @property
-    def max_retries(self) -> int | None:
-        return None
-
-    @property
-    def max_time(self) -> int | None:
-        return None
-
-    def interpret_response(self, response: requests.Response | Exception | None) -> ErrorResolution:
-        if not isinstance(response, requests.Response) or response.status_code == 200:
-            return None  # type: ignore[return-value]  # the next handler decides
-        cursor = _after_param(response)
-        if cursor is None or not _is_stale_cursor_error(response):
-            return None  # type: ignore[return-value]
-        if not RESUME_CURSORS.refuse(cursor):
-            return None  # type: ignore[return-value]
-        LOGGER.warning(
-            "Meta no longer accepts the paging cursor the previous sync saved (conversations were "
-            "deleted since); listing this platform again from the newest conversation, down to "
-            "the same saved state."
-        )
-        return ErrorResolution(
-            response_action=ResponseAction.RESET_PAGINATION,
-            error_message="Meta refused the saved paging cursor; listing again from the newest.",
-        )
-
-
-def _after_param(response: requests.Response) -> str | None:
-    url = response.request.url if response.request is not None else None
-    if not url:
-        return None
-    values = parse_qs(urlsplit(str(url)).query).get("after")
-    return values[0] if values else None
-
-
-def _is_stale_cursor_error(response: requests.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    error = body.get("error") if isinstance(body, dict) else None
-    return (
-        isinstance(error, dict)
-        and error.get("code") == 100
-        and STALE_CURSOR_TEXT in str(error.get("message") or "")
-    )

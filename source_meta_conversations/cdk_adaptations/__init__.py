@@ -1,0 +1,90 @@
+"""Every adaptation of the airbyte-cdk's internals, in one package, installed by the entrypoint.
+
+Where the CDK has a public extension point the connector uses it (custom components declared in
+the manifest, interpolated ``concurrency_level``, the declarative source's public methods). What
+is left needs a private name of the CDK, and lives here, each module saying why it exists, what
+it replaces and the CDK version it was written for:
+
+=========================  ==========================================================  =========
+module                     what it changes                                             scope
+=========================  ==========================================================  =========
+fast_dpath                 ``dpath.get`` answers literal paths without a glob walk     process
+page_size                  the retriever's ``PageSizeReducer`` grows back gradually    process
+single_flight              ``CachedLimiterSession.send``: one call per page at a time  process
+startup                    ``inspect.getsource``/``ast.parse`` during the CDK import,  process,
+                           then ``gc.freeze`` (run.py only)                            import
+factory                    the source's component factory (lazy children, cursors,     source
+                           the answer-window rate policy)
+checkpoint_cursors         the cursors' classes: a checkpoint per conversations page   source
+memory                     finished futures and per-partition cursors are not kept     source
+interleave                 the children's parents read both platforms in turn          source
+declarative_source         applies the above; skips the stream group when reading      source
+                           together
+=========================  ==========================================================  =========
+
+``install()`` checks each private name and signature against the installed CDK and fails with one
+message naming the installed and the expected CDK version, then installs the process-wide
+patches. ``unit_tests/test_cdk_adaptations.py`` scans the package's source for private CDK names:
+each must be in ``PRIVATE_NAMES`` and used only in this package.
+"""
+
+from __future__ import annotations
+
+from source_meta_conversations.cdk_adaptations import (
+    checkpoint_cursors,
+    declarative_source,
+    factory,
+    fast_dpath,
+    memory,
+    page_size,
+    process,
+    startup,
+)
+from source_meta_conversations.cdk_adaptations.registry import (
+    WRITTEN_FOR_CDK,
+    CdkAdaptationError,
+    PrivateName,
+    installed_cdk_version,
+)
+
+# Every private name of the CDK (or of dpath) that this package touches.
+PRIVATE_NAMES: tuple[PrivateName, ...] = (
+    *fast_dpath.PRIVATE_NAMES,
+    *page_size.PRIVATE_NAMES,
+    *memory.PRIVATE_NAMES,
+    *factory.PRIVATE_NAMES,
+    *checkpoint_cursors.PRIVATE_NAMES,
+    *declarative_source.PRIVATE_NAMES,
+)
+
+# The shape checks of every adaptation, process-wide or per source.
+CHECKS = (
+    *(patch.check for patch in process.PROCESS_PATCHES),
+    memory.check,
+    factory.check,
+    declarative_source.check,
+    startup.check,
+    *(name.verify for name in PRIVATE_NAMES),
+)
+
+
+def install() -> None:
+    """Check every adaptation against the installed CDK, then install the process-wide patches.
+
+    Idempotent. Raises ``CdkAdaptationError`` (naming the installed and the expected CDK version)
+    when a target is missing or changed shape; nothing is installed then.
+    """
+    process.install(CHECKS)
+
+
+installed = process.installed
+
+__all__ = [
+    "CHECKS",
+    "PRIVATE_NAMES",
+    "WRITTEN_FOR_CDK",
+    "CdkAdaptationError",
+    "install",
+    "installed",
+    "installed_cdk_version",
+]

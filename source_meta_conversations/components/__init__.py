@@ -1,0 +1,15 @@
+"""The few things the manifest cannot say, one small module per role, each declared by class_name.
+
+- ``transformations``: where a record came from (page, platform, conversation), RFC 3339 times,
+  which fields a stream keeps or drops.
+- ``record_filters``: the messages new since the stream's watermark.
+- ``decoders``: a Graph page parsed once, however many components read it.
+- ``paginators``: Graph cursor paging that ends only without ``paging.next`` and never loops.
+- ``error_handlers``: Meta's usage headers read on every answer; a refused saved cursor.
+- ``backoff_strategies``: as long as Meta says, the sync's total wait bounded.
+- ``rate_policies``: Meta's rate, each call counted from its answer.
+- ``usage`` and ``timestamps``: Meta's usage headers and Graph's timestamps, read as values.
+
+Every one uses the CDK's public interfaces only; what needs a CDK internal is in
+``cdk_adaptations``.
+"""
