@@ -4,15 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit integration acceptance bench clean
+# Dependencies come from the lock files only, every file checked against its hash: the runtime
+# closure (requirements.lock, what the image installs) and the same plus the test tools
+# (requirements-dev.lock). The project itself is installed without dependencies.
+LOCK_OPTIONS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	--no-emit-find-links --no-emit-trusted-host
+
+.PHONY: install lock demo test lint typecheck unit integration acceptance bench clean
 
 install: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml
+$(STAMP): requirements-dev.lock setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[tests]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Upgrading a dependency: change its pin in setup.py, `make lock`, `make test`, commit all three.
+lock: install
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock setup.py
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --extra tests --constraint requirements.lock \
+		--output-file requirements-dev.lock setup.py
 
 demo: install
 	$(BIN)/python -m source_meta_conversations.demo

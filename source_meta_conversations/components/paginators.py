@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.interpolation.interpolated_boolean import InterpolatedBoolean
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies import (
     CursorPaginationStrategy,
 )
@@ -41,6 +42,13 @@ class GraphCursorPagination(CursorPaginationStrategy):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        # The manifest's stop condition, evaluated again where the CDK's answer is ambiguous
+        # (built from the public field, as the CDK builds its own).
+        self._graph_stop: InterpolatedBoolean | None = (
+            InterpolatedBoolean(condition=self.stop_condition, parameters=parameters)
+            if isinstance(self.stop_condition, str)
+            else self.stop_condition
+        )
         # The CDK reads every partition of a stream through one paginator, from worker threads.
         self._followed: dict[str, set[str]] = {}
         self._followed_lock = threading.Lock()
@@ -112,18 +120,20 @@ class GraphCursorPagination(CursorPaginationStrategy):
         stream_slice: StreamSlice | None,
     ) -> bool:
         """Whether the manifest's ``stop_condition`` holds for this page, as the CDK says it."""
-        if not self._stop_condition:
+        if not self._graph_stop:
             return False
         headers: dict[str, Any] = dict(response.headers)
         headers["link"] = response.links
         return bool(
-            self._stop_condition.eval(
+            self._graph_stop.eval(
                 self.config,
                 response=next(self.decoder.decode(response)),
                 headers=headers,
                 last_record=last_record,
                 last_page_size=last_page_size,
-                page_size=page_size_override if page_size_override is not None else self._page_size,
+                page_size=(
+                    page_size_override if page_size_override is not None else self.get_page_size()
+                ),
                 stream_slice=stream_slice,
             )
         )
