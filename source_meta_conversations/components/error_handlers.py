@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from airbyte_cdk.sources.declarative.requesters.error_handlers import HttpResponseFilter
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     SUCCESS_RESOLUTION,
@@ -177,3 +178,39 @@ def _is_stale_cursor_error(response: requests.Response) -> bool:
         and error.get("code") == 100
         and STALE_CURSOR_TEXT in str(error.get("message") or "")
     )
+
+
+@dataclass
+class MatchingFilterOnly(ErrorHandler):
+    """One response filter that decides only the answers it matches; the next handler the rest.
+
+    Why a component: in a ``CompositeErrorHandler`` a ``DefaultErrorHandler`` answers every
+    response (what its filters do not match, it maps from the HTTP status, 5xx to a retry), so it
+    cannot put one filter in front of the shared error table; this handler lets a requester change
+    one line of the table (the conversations page shrinks on code 1) without a copy of the table.
+
+    Example: with the table's ``reduce_data`` filter and ``action: REDUCE_PAGE_SIZE``, a 500 with
+    ``{"error": {"code": 1, "message": "Please reduce the amount of data..."}}`` resolves to
+    REDUCE_PAGE_SIZE; a 400 with code 190 resolves to None, and the table decides.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    response_filter: HttpResponseFilter
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        pass
+
+    @property
+    def max_retries(self) -> int | None:
+        """No retry count of its own: the composite reads the first handler's."""
+        return None
+
+    @property
+    def max_time(self) -> int | None:
+        """No time limit of its own."""
+        return None
+
+    def interpret_response(self, response: requests.Response | Exception | None) -> ErrorResolution:
+        """The filter's resolution when it matches, else None (the next handler decides)."""
+        return self.response_filter.matches(response)  # type: ignore[return-value]
