@@ -30,7 +30,9 @@ setup(
     author="source-meta-conversations developers",
     license="MIT",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(exclude=("unit_tests*", "integration_tests*")),
+    # Only the connector ships: the other top-level folders (bench/, the tests) are for
+    # development and must not land in site-packages as top-level packages.
+    packages=find_packages(include=["source_meta_conversations", "source_meta_conversations.*"]),
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS},
     package_data={
