@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 
 typecheck: install
-	$(BIN)/mypy source_meta_conversations unit_tests integration_tests
+	$(BIN)/mypy source_meta_conversations meta_graph_sandbox bench unit_tests integration_tests
 
 unit: install
 	$(BIN)/pytest -q unit_tests

@@ -35,7 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox import Sandbox, SandboxOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -883,7 +883,7 @@ The worlds (seed {seed}):
 
 ## Method
 
-For each data set the bench starts the sandbox (`source_meta_conversations.sandbox`) inside the
+For each data set the bench starts the sandbox (`meta_graph_sandbox`) inside the
 bench's own process, on a loopback port, writes a config (`sb.connector_config()`) and a catalog
 of the three streams in full refresh to a temporary directory, and runs the connector's console
 script `source-meta-conversations read` as a subprocess. It reads stdout line by line as it comes,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox import Sandbox, SandboxOptions
 
 COMMAND = "source-meta-conversations"
 TIMEOUT_SECONDS = 600

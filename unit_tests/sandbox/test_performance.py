@@ -1,6 +1,6 @@
 """The sandbox must not be the bottleneck of the benchmark: a guard against gross regressions.
 
-The figures themselves are measured by ``python -m source_meta_conversations.sandbox.measure``
+The figures themselves are measured by ``python -m meta_graph_sandbox.measure``
 and written in docs/sandbox.md; this test only fails when serving gets several times slower.
 """
 
@@ -10,9 +10,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
-from source_meta_conversations.sandbox.api import ApiRequest
-from source_meta_conversations.sandbox.measure import PAGE_FIELDS
+from meta_graph_sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox.api import ApiRequest
+from meta_graph_sandbox.measure import PAGE_FIELDS
 from unit_tests.sandbox.client import GraphClient
 
 
