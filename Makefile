@@ -15,7 +15,7 @@ $(STAMP): setup.py pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m source_meta_conversations.demo
+	$(BIN)/python -m demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -23,7 +23,7 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 
 typecheck: install
-	$(BIN)/mypy source_meta_conversations meta_graph_sandbox bench unit_tests integration_tests
+	$(BIN)/mypy source_meta_conversations meta_graph_sandbox demo bench unit_tests integration_tests
 
 unit: install
 	$(BIN)/pytest -q unit_tests

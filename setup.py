@@ -1,8 +1,8 @@
 """Packaging for source-meta-conversations: the Airbyte source only.
 
-The Graph API sandbox (``meta_graph_sandbox/``) and the bench live beside the package for
-development and are not part of the wheel: run them from the repository root
-(``python -m meta_graph_sandbox``, ``make bench``).
+The Graph API sandbox (``meta_graph_sandbox/``), the demo and the bench live beside the package
+for development and are not part of the wheel: run them from the repository root
+(``python -m meta_graph_sandbox``, ``make demo``, ``make bench``).
 """
 
 from setuptools import find_packages, setup
@@ -35,8 +35,8 @@ setup(
     author="source-meta-conversations developers",
     license="MIT",
     python_requires=">=3.11,<3.14",
-    # Only the connector ships: the other top-level folders (meta_graph_sandbox/, bench/, the
-    # tests) are for development and must not land in site-packages as top-level packages.
+    # Only the connector ships: the other top-level folders (meta_graph_sandbox/, demo/, bench/,
+    # the tests) are for development and must not land in site-packages as top-level packages.
     packages=find_packages(include=["source_meta_conversations", "source_meta_conversations.*"]),
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS},
