@@ -16,7 +16,8 @@ computed from the sandbox's world (pages + conversations + messages) and shown a
 
 The parts: ``datasets`` (the data sets and their worlds), ``measure`` (one source process,
 measured), ``results`` (one data set: connector and reference), ``targets`` (the issue's
-targets), ``tables`` and ``report`` (the terminal table, ``docs/benchmarks.md``, the raw JSON).
+targets), ``tables`` and ``report`` (the terminal table, ``docs/benchmarks.md``, the raw JSON),
+``sandbox_cost`` (one line: how long the sandbox itself takes per answer).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bench.datasets import data_sets
 from bench.measure import ROOT, startup_seconds
 from bench.report import machine, markdown_report, raw_results
 from bench.results import run_data_set
+from bench.sandbox_cost import sandbox_cost
 from bench.tables import duration, failure, table_rows, targets_text, text_table
 from bench.targets import evaluate
 
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     startup = startup_seconds(timeout_s)
     log(f"connector start-up (spec): {startup:.1f} s")
+    log(sandbox_cost())
     results = [
         run_data_set(data_set, args.seed, timeout_s, max_calls, log)
         for data_set in data_sets(args.quick)
