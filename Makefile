@@ -28,7 +28,7 @@ lock: install
 		--output-file requirements-dev.lock setup.py
 
 demo: install
-	$(BIN)/python -m source_meta_conversations.demo
+	$(BIN)/python -m demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -36,7 +36,7 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 
 typecheck: install
-	$(BIN)/mypy source_meta_conversations unit_tests integration_tests
+	$(BIN)/mypy source_meta_conversations meta_graph_sandbox demo bench unit_tests integration_tests
 
 unit: install
 	$(BIN)/pytest -q unit_tests

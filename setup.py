@@ -1,4 +1,9 @@
-"""Packaging for source-meta-conversations: the Airbyte source and its Graph API sandbox."""
+"""Packaging for source-meta-conversations: the Airbyte source only.
+
+The Graph API sandbox (``meta_graph_sandbox/``), the demo and the bench live beside the package
+for development and are not part of the wheel: run them from the repository root
+(``python -m meta_graph_sandbox``, ``make demo``, ``make bench``).
+"""
 
 from setuptools import find_packages, setup
 
@@ -34,7 +39,9 @@ setup(
     author="source-meta-conversations developers",
     license="MIT",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(exclude=("unit_tests*", "integration_tests*")),
+    # Only the connector ships: the other top-level folders (meta_graph_sandbox/, demo/, bench/,
+    # the tests) are for development and must not land in site-packages as top-level packages.
+    packages=find_packages(include=["source_meta_conversations", "source_meta_conversations.*"]),
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS},
     package_data={
@@ -43,7 +50,6 @@ setup(
     entry_points={
         "console_scripts": [
             "source-meta-conversations=source_meta_conversations.run:run",
-            "meta-conversations-sandbox=source_meta_conversations.sandbox.cli:main",
         ],
     },
 )

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox import Sandbox, SandboxOptions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

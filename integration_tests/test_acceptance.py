@@ -33,8 +33,8 @@ from airbyte_cdk.test.standard_tests.pytest_hooks import (  # noqa: F401  (pytes
 )
 
 from integration_tests.conftest import ACCEPTANCE_SEED, CONVERSATIONS, ROOT
+from meta_graph_sandbox import Sandbox, SandboxOptions
 from source_meta_conversations import cdk_adaptations
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
 from source_meta_conversations.source import SourceMetaConversations
 
 ACCEPTANCE_CONFIG = ROOT / "acceptance-test-config.yml"

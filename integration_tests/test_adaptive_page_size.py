@@ -20,7 +20,7 @@ from integration_tests.conftest import (
     expected_read,
     full_refresh_catalog,
 )
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 CONVERSATIONS = 200
 HEAVY = 30

@@ -30,7 +30,7 @@ from integration_tests.conftest import (
     load_json,
     run_concurrently,
 )
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 # New messages per changed conversation: five per platform, one conversation with 45 (more than
 # the 20 nested in the conversations page, so its edge must be read and only 20 get details).

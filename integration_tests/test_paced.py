@@ -22,7 +22,7 @@ from integration_tests.conftest import (
     expected_read,
     full_refresh_catalog,
 )
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 # Three pages per platform: a few seconds at 2 calls/s.
 CONVERSATIONS = 60

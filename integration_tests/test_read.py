@@ -25,7 +25,7 @@ from integration_tests.conftest import (
     full_refresh_catalog,
     run_concurrently,
 )
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 APP_SECRET = "sandbox-app-secret-0c2d7f41e9"
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")

@@ -19,7 +19,7 @@ from integration_tests.conftest import (
     ConnectorRun,
     run_concurrently,
 )
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 APP_SECRET = "sandbox-app-secret-5f1c9a7e2b"
 MESSENGER_PERMISSIONS = ("pages_manage_metadata", "pages_read_engagement", "pages_messaging")

@@ -23,9 +23,9 @@ from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
+from meta_graph_sandbox import Sandbox, SandboxOptions
 from source_meta_conversations.cdk_adaptations import declarative_source as source_module
 from source_meta_conversations.cdk_adaptations import memory
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.source_runner import ALL_STREAMS, read_streams

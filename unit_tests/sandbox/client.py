@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from source_meta_conversations.sandbox import Sandbox
+from meta_graph_sandbox import Sandbox
 
 _UNSET: Any = object()
 

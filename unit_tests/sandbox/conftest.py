@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox import Sandbox, SandboxOptions
 from unit_tests.sandbox.client import GraphClient
 
 

@@ -1,8 +1,9 @@
-"""The ``meta-conversations-sandbox`` command, run as a real subprocess."""
+"""``python -m meta_graph_sandbox``, run as a real subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,13 +14,19 @@ from typing import Any
 import pytest
 import requests
 
-SCRIPT = Path(sys.executable).parent / "meta-conversations-sandbox"
+# The sandbox is not installed: it runs from the repository root, put first on PYTHONPATH so that
+# the subprocess finds it whatever its working directory.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _command(*args: str) -> list[str]:
-    if SCRIPT.exists():
-        return [str(SCRIPT), *args]
-    return [sys.executable, "-m", "source_meta_conversations.sandbox.cli", *args]
+    return [sys.executable, "-m", "meta_graph_sandbox", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 @pytest.fixture
@@ -27,11 +34,12 @@ def run_cli() -> Iterator:
     started: list[subprocess.Popen] = []
 
     def run(*args: str) -> tuple[subprocess.Popen, dict]:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
+        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             _command("--port", "0", *args),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=_env(),
         )
         started.append(process)
         assert process.stdout is not None
@@ -93,8 +101,8 @@ class TestCli:
         assert line["access_token"] not in stderr
 
     def test_given_help_when_asked_then_every_option_and_profile_listed(self) -> None:
-        result = subprocess.run(  # noqa: S603 - our own console script
-            _command("--help"), capture_output=True, text=True, timeout=30
+        result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            _command("--help"), capture_output=True, text=True, timeout=30, env=_env()
         )
 
         assert result.returncode == 0
@@ -105,8 +113,8 @@ class TestCli:
         assert "rate-limit-storm" in result.stdout
 
     def test_given_bad_option_when_starting_then_exit_code_2(self) -> None:
-        result = subprocess.run(  # noqa: S603 - our own console script
-            _command("--faults", "nonsense"), capture_output=True, text=True, timeout=30
+        result = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            _command("--faults", "nonsense"), capture_output=True, text=True, timeout=30, env=_env()
         )
 
         assert result.returncode == 2

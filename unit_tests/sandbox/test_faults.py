@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from source_meta_conversations.sandbox import SandboxOptions
+from meta_graph_sandbox import SandboxOptions
 from unit_tests.sandbox.client import DETAIL_FIELDS, GraphClient, error_of
 
 

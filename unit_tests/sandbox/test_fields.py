@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from source_meta_conversations.sandbox import fields as f
-from source_meta_conversations.sandbox.errors import GraphError
+from meta_graph_sandbox import fields as f
+from meta_graph_sandbox.errors import GraphError
 from unit_tests.sandbox.client import DETAIL_FIELDS, GraphClient, error_of
 
 

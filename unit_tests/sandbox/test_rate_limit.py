@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from source_meta_conversations.sandbox.ratelimit import RateLimiter
+from meta_graph_sandbox.ratelimit import RateLimiter
 from unit_tests.sandbox.client import GraphClient, error_of
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
-from source_meta_conversations.sandbox.world import World
+from meta_graph_sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox.world import World
 from unit_tests.sandbox.client import DETAIL_FIELDS, GraphClient
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")

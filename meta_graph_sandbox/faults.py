@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from source_meta_conversations.sandbox.auth import expired_token
-from source_meta_conversations.sandbox.errors import (
+from meta_graph_sandbox.auth import expired_token
+from meta_graph_sandbox.errors import (
     CODE_API_RATE_LIMIT,
     CODE_APP_RATE_LIMIT,
     CODE_PAGE_BUC_LIMIT,

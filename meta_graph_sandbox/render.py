@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from source_meta_conversations.sandbox import fields as f
-from source_meta_conversations.sandbox.errors import invalid_parameter
-from source_meta_conversations.sandbox.paging import (
+from meta_graph_sandbox import fields as f
+from meta_graph_sandbox.errors import invalid_parameter
+from meta_graph_sandbox.paging import (
     KIND_CONVERSATIONS,
     KIND_MESSAGES,
     Cursor,
@@ -30,7 +30,7 @@ from source_meta_conversations.sandbox.paging import (
     decode_cursor,
     window,
 )
-from source_meta_conversations.sandbox.world import (
+from meta_graph_sandbox.world import (
     PLATFORM_CODE,
     Conversation,
     World,

@@ -1,4 +1,7 @@
-"""``meta-conversations-sandbox``: run the Graph API sandbox until interrupted.
+"""``python -m meta_graph_sandbox``: run the Graph API sandbox until interrupted.
+
+Run it from the repository root (or with the root on ``PYTHONPATH``): the sandbox is a
+development tool beside the connector, not part of its package.
 
 Prints one JSON line (``base_url``, ``page_id``, ``access_token``, ``app_secret``) on stdout so
 that scripts can read where it listens and with which token; logs nothing else unless
@@ -16,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from source_meta_conversations.sandbox.faults import PROFILES
-from source_meta_conversations.sandbox.options import SandboxOptions
-from source_meta_conversations.sandbox.server import Sandbox
-from source_meta_conversations.sandbox.world import PLATFORMS
+from meta_graph_sandbox.faults import PROFILES
+from meta_graph_sandbox.options import SandboxOptions
+from meta_graph_sandbox.server import Sandbox
+from meta_graph_sandbox.world import PLATFORMS
 
 
 def _platforms(text: str) -> tuple[str, ...]:
@@ -34,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     profiles = "; ".join(f"{name}[:N] ({help_})" for name, (_, help_) in PROFILES.items())
     profiles = profiles.replace("%", "%%")  # argparse formats help strings with %
     parser = argparse.ArgumentParser(
-        prog="meta-conversations-sandbox",
+        prog="python -m meta_graph_sandbox",
         description="A local Graph API for Meta's Conversations API (Messenger and Instagram).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
@@ -97,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbose=args.verbose,
         )
     except ValueError as exc:
-        print(f"meta-conversations-sandbox: {exc}", file=sys.stderr)
+        print(f"meta_graph_sandbox: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 

@@ -1,6 +1,6 @@
 """Measure the sandbox's own cost, so the benchmark knows it is not measuring the sandbox.
 
-``python -m source_meta_conversations.sandbox.measure`` prints, as JSON:
+``python -m meta_graph_sandbox.measure`` prints, as JSON:
 
 - start-up time and resident memory for a large world (20,000 conversations x 5 messages per
   platform by default);
@@ -21,9 +21,9 @@ import statistics
 import time
 from typing import Any
 
-from source_meta_conversations.sandbox.api import ApiRequest
-from source_meta_conversations.sandbox.options import SandboxOptions
-from source_meta_conversations.sandbox.server import Sandbox
+from meta_graph_sandbox.api import ApiRequest
+from meta_graph_sandbox.options import SandboxOptions
+from meta_graph_sandbox.server import Sandbox
 
 DETAIL_FIELDS = (
     "id,created_time,from,to,message,reply_to,attachments,shares,sticker,story,tags,reactions,"

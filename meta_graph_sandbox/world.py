@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from source_meta_conversations.sandbox.ids import (
+from meta_graph_sandbox.ids import (
     KIND_CONVERSATION,
     KIND_MESSAGE,
     Address,

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from source_meta_conversations.sandbox import fields as f
-from source_meta_conversations.sandbox.auth import (
+from meta_graph_sandbox import fields as f
+from meta_graph_sandbox.auth import (
     TokenStore,
     require_permissions,
     token_from_header,
 )
-from source_meta_conversations.sandbox.errors import (
+from meta_graph_sandbox.errors import (
     CODE_DEPRECATED,
     CODE_INSTAGRAM_LIMIT,
     CODE_MESSENGER_LIMIT,
@@ -38,15 +38,15 @@ from source_meta_conversations.sandbox.errors import (
     reduce_data,
     syntax_error,
 )
-from source_meta_conversations.sandbox.faults import FaultPlan, TransportFault
-from source_meta_conversations.sandbox.ratelimit import (
+from meta_graph_sandbox.faults import FaultPlan, TransportFault
+from meta_graph_sandbox.ratelimit import (
     USAGE_THRESHOLD,
     Entry,
     RateLimiter,
     Usage,
     usage_headers,
 )
-from source_meta_conversations.sandbox.render import (
+from meta_graph_sandbox.render import (
     Composite,
     RenderContext,
     encode_json,
@@ -57,8 +57,8 @@ from source_meta_conversations.sandbox.render import (
     render_message_page,
     repeated_query,
 )
-from source_meta_conversations.sandbox.stats import Stats
-from source_meta_conversations.sandbox.world import (
+from meta_graph_sandbox.stats import Stats
+from meta_graph_sandbox.world import (
     FOLDERS,
     INSTAGRAM,
     MESSENGER,

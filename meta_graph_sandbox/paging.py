@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from source_meta_conversations.sandbox.errors import GraphError, invalid_parameter
+from meta_graph_sandbox.errors import GraphError, invalid_parameter
 
 K = TypeVar("K", tuple[int, str], int)
 

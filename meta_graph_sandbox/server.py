@@ -23,19 +23,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from source_meta_conversations.sandbox.api import (
+from meta_graph_sandbox.api import (
     CURRENT_VERSION,
     ApiRequest,
     ApiResponse,
     GraphApi,
 )
-from source_meta_conversations.sandbox.auth import TokenStore
-from source_meta_conversations.sandbox.errors import new_fbtrace_id
-from source_meta_conversations.sandbox.faults import FaultPlan
-from source_meta_conversations.sandbox.options import SandboxOptions
-from source_meta_conversations.sandbox.ratelimit import RateLimiter
-from source_meta_conversations.sandbox.stats import Stats
-from source_meta_conversations.sandbox.world import World
+from meta_graph_sandbox.auth import TokenStore
+from meta_graph_sandbox.errors import new_fbtrace_id
+from meta_graph_sandbox.faults import FaultPlan
+from meta_graph_sandbox.options import SandboxOptions
+from meta_graph_sandbox.ratelimit import RateLimiter
+from meta_graph_sandbox.stats import Stats
+from meta_graph_sandbox.world import World
 
 ADMIN_PREFIX = "/_sandbox/"
 _QUERY = re.compile(r"\?[^\s'\"]*")

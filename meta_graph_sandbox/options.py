@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from source_meta_conversations.sandbox.faults import FaultSpec, parse_faults
-from source_meta_conversations.sandbox.world import PLATFORMS, MessageDistribution
+from meta_graph_sandbox.faults import FaultSpec, parse_faults
+from meta_graph_sandbox.world import PLATFORMS, MessageDistribution
 
 
 @dataclass(frozen=True)

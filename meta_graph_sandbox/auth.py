@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from source_meta_conversations.sandbox.errors import (
+from meta_graph_sandbox.errors import (
     CODE_INVALID_PARAMETER,
     CODE_PAGES_MESSAGING,
     CODE_PERMISSION,
@@ -31,7 +31,7 @@ from source_meta_conversations.sandbox.errors import (
     SUBCODE_TOKEN_INVALID,
     GraphError,
 )
-from source_meta_conversations.sandbox.world import INSTAGRAM, MESSENGER
+from meta_graph_sandbox.world import INSTAGRAM, MESSENGER
 
 ALL_PERMISSIONS: tuple[str, ...] = (
     "pages_manage_metadata",

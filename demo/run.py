@@ -6,7 +6,10 @@ Starts the sandbox (the default data set, Messenger and Instagram), then runs th
 built from the discovered streams. Raw outputs go to ``.demo/``; a short summary is printed;
 the exit code is non-zero when any command failed.
 
-    python -m source_meta_conversations.demo [--seed 7] [--conversations 30] [--out .demo]
+The demo is not part of the connector's package: run it from the repository root, where the
+sandbox (``meta_graph_sandbox``) is importable.
+
+    python -m demo [--seed 7] [--conversations 30] [--out .demo]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from source_meta_conversations.sandbox import Sandbox, SandboxOptions
+from meta_graph_sandbox import Sandbox, SandboxOptions
 
 COMMAND = "source-meta-conversations"
 TIMEOUT_SECONDS = 600

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from source_meta_conversations.sandbox.errors import (
+from meta_graph_sandbox.errors import (
     GraphError,
     invalid_parameter,
     nonexisting_field,
