@@ -3,7 +3,7 @@
 The conversations edge has no ``since``: a listing can only resume at a Graph cursor. While a
 platform's listing is unfinished, its state entry holds ``listing`` (the cursor after the last
 page whose records were all delivered, and the newest ``updated_time`` delivered), and the
-watermark stays where it was until the listing ends (checkpoint.py).
+watermark stays where it was until the listing ends (cdk_adaptations/checkpoint_cursors.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The custom components of ``components.py``, tested directly."""
+"""The custom components of ``components/``, tested directly."""
 
 from __future__ import annotations
 

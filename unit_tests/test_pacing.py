@@ -1,4 +1,4 @@
-"""Pacing counted from answers (pacing.py): never more than Meta's rate, whatever the latency.
+"""Pacing counted from answers (components/rate_policies.py): never more than Meta's rate, whatever the latency.
 
 The policy runs on a fake clock; "threads" are real threads only where a test needs two callers,
 since the policy keeps one call on its way per thread.
