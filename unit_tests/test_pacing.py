@@ -19,16 +19,15 @@ from airbyte_cdk.sources.streams.call_rate import (
     Rate,
 )
 
-from source_meta_conversations.pacing import (
-    IN_FLIGHT_POLL_SECONDS,
-    UNANSWERED_CALL_SECONDS,
-    AnswerWindowCallRatePolicy,
-    GraphAPIBudget,
-)
+from source_meta_conversations.pacing import AnswerWindowCallRatePolicy, GraphAPIBudget
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 
 LISTING = "https://graph.facebook.com/v26.0/1234/conversations?platform=messenger"
+# How long a caller waits before looking again while every call of the window is on its way.
+IN_FLIGHT_POLL_SECONDS = 0.01
+# How long a call that never got an answer (its request raised) keeps counting.
+UNANSWERED_CALL_SECONDS = 120.0
 
 
 class FakeClock:

@@ -19,11 +19,7 @@ import requests_mock
 from airbyte_cdk.sources.streams.call_rate import APIBudget, CachedLimiterSession
 
 from source_meta_conversations import single_flight
-from source_meta_conversations.source import (
-    READ_TOGETHER_CONCURRENCY,
-    SourceMetaConversations,
-    reads_streams_together,
-)
+from source_meta_conversations.source import SourceMetaConversations, reads_streams_together
 from unit_tests.mock_server.config import ConfigBuilder
 
 PAGE = "https://graph.example/v26.0/1/conversations?limit=25"
@@ -236,7 +232,8 @@ def test_given_a_rate_when_streams_are_built_then_they_read_together_only_when_p
     assert reads_streams_together(config) is together
     # Apart, the conversations stream is in a blocking group, and its children wait for it.
     workers = source._concurrent_source._threadpool._threadpool._max_workers
-    assert workers == (READ_TOGETHER_CONCURRENCY if together else 2)
+    # Together: both listings and both children's generators hold four, two read partitions.
+    assert workers == (6 if together else 2)
     expected_group = "" if together else "conversations_api"
     assert streams["conversations"].block_simultaneous_read == expected_group
     assert streams["messages"].block_simultaneous_read == ""
