@@ -18,6 +18,7 @@ MAIN_REQUIREMENTS = [
 
 TEST_REQUIREMENTS = [
     "pytest>=8,<10",
+    "pytest-randomly>=3.16,<6",
     "requests-mock>=1.12,<2",
     "freezegun>=1.5,<2",
     "ruff>=0.14,<1",

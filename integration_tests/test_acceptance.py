@@ -6,13 +6,17 @@ manifest-only ``DeclarativeSourceTestSuite``, which would bypass that class.
 
 The scenarios' config (``secrets/sandbox_config.json``) names the sandbox's random port, so the
 module fixture below starts the sandbox and writes it before the first test reads it, and
-removes it afterwards. The suite does not collect the ``incremental`` section; the two tests at
-the end of the class run its entries.
+removes it afterwards. It is written to a file of this test run's own (``SANDBOX_CONFIG``), which
+the scenarios read instead: two runs of the suite at once (each with its own sandbox) would
+otherwise write, read and remove the same file. The suite does not collect the ``incremental``
+section; the two tests at the end of the class run its entries.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,13 +42,24 @@ from source_meta_conversations import cdk_adaptations
 from source_meta_conversations.source import SourceMetaConversations
 
 ACCEPTANCE_CONFIG = ROOT / "acceptance-test-config.yml"
+# Where this run writes the sandbox's config: one file per pytest process, not the shared
+# `secrets/` path the acceptance config names.
+SANDBOX_CONFIG = (
+    Path(tempfile.gettempdir())
+    / f"source-meta-conversations-acceptance-{os.getpid()}"
+    / "sandbox_config.json"
+)
 
 
 def _sandbox_config_path() -> Path:
     """The config path the valid scenarios name (the first ``connection`` entry that succeeds)."""
     entries = yaml.safe_load(ACCEPTANCE_CONFIG.read_text())["acceptance_tests"]["connection"]
-    path = next(e["config_path"] for e in entries["tests"] if e.get("status") == "succeed")
-    return ROOT / path
+    return Path(next(e["config_path"] for e in entries["tests"] if e.get("status") == "succeed"))
+
+
+def _config_path(path: str | Path) -> Path:
+    """Where this run reads the config an entry names: the sandbox's is this run's own file."""
+    return SANDBOX_CONFIG if Path(path) == _sandbox_config_path() else ROOT / path
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,16 +71,16 @@ def cdk_adaptations_installed() -> None:
 @pytest.fixture(scope="module", autouse=True)
 def acceptance_sandbox() -> Iterator[Sandbox]:
     """Serve the sandbox and write the scenarios' config for as long as this module runs."""
-    config_path = _sandbox_config_path()
-    config_path.parent.mkdir(exist_ok=True)
+    SANDBOX_CONFIG.parent.mkdir(mode=0o700, exist_ok=True)
     options = SandboxOptions(seed=ACCEPTANCE_SEED, conversations=CONVERSATIONS)
     with Sandbox(options) as sb:
-        config_path.write_text(json.dumps(sb.connector_config(platform="both"), indent=2))
-        config_path.chmod(0o600)  # it holds the sandbox's token
+        SANDBOX_CONFIG.write_text(json.dumps(sb.connector_config(platform="both"), indent=2))
+        SANDBOX_CONFIG.chmod(0o600)  # it holds the sandbox's token
         try:
             yield sb
         finally:
-            config_path.unlink(missing_ok=True)
+            SANDBOX_CONFIG.unlink(missing_ok=True)
+            SANDBOX_CONFIG.parent.rmdir()
 
 
 def _incremental_entries() -> list[dict[str, Any]]:
@@ -84,6 +99,16 @@ class TestSourceMetaConversations(SourceTestSuiteBase):
         return ROOT
 
     @classmethod
+    def get_scenarios(cls) -> list[ConnectorTestScenario]:
+        """The acceptance config's scenarios, each reading its config where this run keeps it."""
+        return [
+            scenario.model_copy(update={"config_path": _config_path(scenario.config_path)})
+            if scenario.config_path is not None
+            else scenario
+            for scenario in super().get_scenarios()
+        ]
+
+    @classmethod
     def create_connector(cls, scenario: ConnectorTestScenario | None) -> IConnector:
         """The source built with the scenario's config, as ``run`` builds it from ``--config``."""
         config = (
@@ -98,7 +123,7 @@ class TestSourceMetaConversations(SourceTestSuiteBase):
     def test_given_incremental_entry_when_read_from_its_future_state_then_no_records(
         self, entry: dict[str, Any]
     ) -> None:
-        config = json.loads((ROOT / entry["config_path"]).read_text())
+        config = json.loads(_config_path(entry["config_path"]).read_text())
         catalog = _catalog(entry["configured_catalog_path"])
         states = _states(entry["future_state"]["future_state_path"])
         source = SourceMetaConversations(catalog=catalog, config=config, state=states)
@@ -114,7 +139,7 @@ class TestSourceMetaConversations(SourceTestSuiteBase):
     def test_given_incremental_entry_when_read_twice_then_second_read_from_first_state_is_empty(
         self, entry: dict[str, Any]
     ) -> None:
-        config = json.loads((ROOT / entry["config_path"]).read_text())
+        config = json.loads(_config_path(entry["config_path"]).read_text())
         catalog = _catalog(entry["configured_catalog_path"])
         first = entrypoint_wrapper.read(SourceMetaConversations(catalog, config), config, catalog)
         assert first.errors == []

@@ -15,13 +15,17 @@ from typing import Any
 import pytest
 import requests
 from airbyte_cdk.models import FailureType, SyncMode, Type
+from airbyte_cdk.sources.message.repository import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components.error_handlers import ResumeCursorRefusal
+from source_meta_conversations.source import SourceMetaConversations
 from source_meta_conversations.state import prepare_state
 from source_meta_conversations.sync.listings import RESUME_CURSORS, ListingProgress, report_page
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
@@ -196,46 +200,151 @@ class TestResume:
         assert _cursor(states[-1])["listing"]["after"] == "P2"
 
 
+def _with_message(conversation_id: str, second: int) -> dict[str, Any]:
+    """A conversation whose page carries its one message, ``m_<conversation_id>``."""
+    return (
+        ConversationBuilder(conversation_id, second)
+        .with_messages([message(f"m_{conversation_id}", second)])
+        .build()
+    )
+
+
+def _mock_two_pages_of_conversations(http_mocker: HttpMocker) -> None:
+    """Page 1 holds conversations a and b, page 2 (after ``P2``) holds c."""
+    http_mocker.get(
+        RequestBuilder.conversations().build(),
+        page([_with_message("a", 300), _with_message("b", 290)], next_after="P2"),
+    )
+    http_mocker.get(
+        RequestBuilder.conversations().with_after("P2").build(),
+        page([_with_message("c", 280)]),
+    )
+
+
+# The parent (conversations) state a child checkpoints with, at each point of the listing above.
+LISTING_AT_A = {"updated_time": graph_time(300)}  # a read; page 1 not done: no cursor yet
+LISTING_AT_B = {"after": "P2", "updated_time": graph_time(300)}  # page 1 done: resume after P2
+LISTING_DONE = None  # the listing ended: the watermark moved, no listing is saved
+
+
+def _messages_stream_writing_to_a_repository() -> tuple[DefaultStream, InMemoryMessageRepository]:
+    """The messages stream of a source, its cursor writing its states to the repository returned.
+
+    Its partitions can then be read and closed in the test's thread, in an order of the test's
+    choosing, as the workers of a sync would.
+    """
+    config = ConfigBuilder().build()
+    catalog = CatalogBuilder().with_stream("messages", SyncMode.incremental).build()
+    source = SourceMetaConversations(catalog=catalog, config=config, state=None)
+    (stream,) = [s for s in source.streams(config) if s.name == "messages"]
+    assert isinstance(stream, DefaultStream)
+    checkpoints = InMemoryMessageRepository()
+    stream.cursor._message_repository = checkpoints  # type: ignore[attr-defined]
+    return stream, checkpoints
+
+
+def _parent_listing(child_state: dict[str, Any]) -> Any:
+    return _cursor(child_state["parent_state"]["conversations"]).get("listing")
+
+
+@pytest.fixture
+def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync reads with one worker thread: child partitions close in the order generated.
+
+    With the manifest's two workers, the messages partitions of conversations a, b and c are read
+    by whichever worker is free, so the order they close in is the scheduler's. The parent state
+    only moves once every partition generated before it is closed (the CDK's
+    ``ConcurrentPerPartitionCursor``): closed as b, c, a it moves once, straight to "listing
+    done", and no state says "page 1 done". One worker makes the order the generation order.
+    """
+    original = SourceMetaConversations._read_and_parse_yaml_file
+
+    def with_one_worker(self: SourceMetaConversations, path: str) -> Any:
+        manifest = original(self, path)
+        manifest["concurrency_level"] = {
+            **manifest["concurrency_level"],
+            "default_concurrency": 1,
+            "max_concurrency": 1,
+        }
+        return manifest
+
+    monkeypatch.setattr(SourceMetaConversations, "_read_and_parse_yaml_file", with_one_worker)
+
+
 class TestChildren:
+    @pytest.mark.usefixtures("one_worker")
     def test_given_two_pages_of_conversations_when_messages_read_then_a_state_per_page(
         self, http_mocker: HttpMocker
     ) -> None:
-        def with_message(conversation_id: str, second: int) -> dict[str, Any]:
-            return (
-                ConversationBuilder(conversation_id, second)
-                .with_messages([message(f"m_{conversation_id}", second)])
-                .build()
-            )
-
-        http_mocker.get(
-            RequestBuilder.conversations().build(),
-            page([with_message("a", 300), with_message("b", 290)], next_after="P2"),
-        )
-        http_mocker.get(
-            RequestBuilder.conversations().with_after("P2").build(),
-            page([with_message("c", 280)]),
-        )
+        _mock_two_pages_of_conversations(http_mocker)
 
         output = _read(["messages"])
 
         assert not output.errors
-        sequence = _messages_in_order(output)
-        states = [(i, v) for i, (kind, v) in enumerate(sequence) if kind == "messages"]
-        parent_listings = [
-            _cursor(v["parent_state"]["conversations"]).get("listing") for _, v in states
+        sequence = [
+            value if kind == "record" else ("state", _parent_listing(value))
+            for kind, value in _messages_in_order(output)
+            if kind in ("record", "messages")
         ]
-        # The first page's two conversations are delivered before the parent state says so.
-        after_p2 = [
-            i
-            for (i, _), listing in zip(states, parent_listings, strict=True)
-            if listing and listing.get("after") == "P2"
+        # Each conversation's messages, then the state saying it was read; page 1's end (b)
+        # is the state a stopped sync resumes after P2 from, never written before m_b.
+        assert sequence == [
+            "m_a",
+            ("state", LISTING_AT_A),
+            "m_b",
+            ("state", LISTING_AT_B),
+            "m_c",
+            ("state", LISTING_DONE),
+            ("state", LISTING_DONE),  # the end of the sync: at least one state, always
         ]
-        assert after_p2, parent_listings
-        records_before = [v for kind, v in sequence[: after_p2[0]] if kind == "record"]
-        assert records_before == ["m_a", "m_b"]
+        states = [value for kind, value in _messages_in_order(output) if kind == "messages"]
         # The created_time watermark moves only at the end (later conversations are older).
-        assert all("state" not in v for _, v in states[:-1])
-        assert states[-1][1]["state"] == {"created_time": graph_time(300)}
+        assert all("state" not in value for value in states[:-1])
+        assert states[-1]["state"] == {"created_time": graph_time(300)}
+
+    @pytest.mark.parametrize(
+        ("close_order", "listings"),
+        [
+            (("a", "b", "c"), [LISTING_AT_A, LISTING_AT_B, LISTING_DONE]),
+            (("b", "a", "c"), [LISTING_AT_B, LISTING_DONE]),
+            (("a", "c", "b"), [LISTING_AT_A, LISTING_DONE]),
+            (("c", "a", "b"), [LISTING_AT_A, LISTING_DONE]),
+            (("b", "c", "a"), [LISTING_DONE]),
+            (("c", "b", "a"), [LISTING_DONE]),
+        ],
+        ids=["in order", "b,a,c", "a,c,b", "c,a,b", "b,c,a", "c,b,a"],
+    )
+    def test_given_child_partitions_closed_in_any_order_when_checkpointed_then_no_state_is_ahead(
+        self,
+        http_mocker: HttpMocker,
+        close_order: tuple[str, ...],
+        listings: list[Any],
+    ) -> None:
+        """Workers close partitions in any order; a state never covers an unread conversation.
+
+        The parent state moves to a conversation's once it and every conversation before it were
+        read, one state per move: a page whose partitions closed after a later page's is covered
+        by the later page's state.
+        """
+        _mock_two_pages_of_conversations(http_mocker)
+        stream, checkpoints = _messages_stream_writing_to_a_repository()
+        partitions = {
+            partition.to_slice()["conversation_id"]: partition  # type: ignore[index]
+            for partition in stream.generate_partitions()
+        }
+
+        for conversation_id in close_order:
+            partition = partitions[conversation_id]
+            for record in partition.read():
+                stream.cursor.observe(record)
+            stream.cursor.close_partition(partition)
+
+        states = [
+            dict(item.state.stream.stream_state.__dict__)
+            for item in checkpoints.consume_queue()
+            if item.type == Type.STATE and item.state is not None and item.state.stream is not None
+        ]
+        assert [_parent_listing(state) for state in states] == listings
 
     def test_given_a_child_state_with_an_unfinished_listing_when_read_then_it_resumes_there(
         self, http_mocker: HttpMocker

@@ -16,11 +16,12 @@ from source_meta_conversations.components.paginators import GraphCursorPaginatio
 from source_meta_conversations.components.transformations import KeepFields
 from source_meta_conversations.components.usage import regain_access_seconds
 from source_meta_conversations.sync.versions import _VersionFallbacks
-from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import ACCESS_TOKEN, PAGE_ID
 
 CONVERSATIONS_URL = f"https://graph.facebook.com/v26.0/{PAGE_ID}/conversations"
 NEXT_URL = f"{CONVERSATIONS_URL}?limit=25&after=QVFIUnext"
+# The paginators' cursor, as the manifest configures it (definitions.paginator).
+CURSOR_VALUE = "{{ response.get('paging', {}).get('cursors', {}).get('after') }}"
 
 
 def _response(
@@ -46,11 +47,10 @@ def _graph_page(data: list[Any], *, after: str | None, next_url: str | None) -> 
 
 @pytest.fixture
 def pagination() -> GraphCursorPagination:
-    """The strategy with the manifest's own cursor_value and stop_condition."""
-    strategy = manifest_facts.definitions()["paginator"]["pagination_strategy"]
+    """The strategy as the manifest configures it (``definitions.paginator``)."""
     return GraphCursorPagination(
-        cursor_value=strategy["cursor_value"],
-        stop_condition=strategy["stop_condition"],
+        cursor_value=CURSOR_VALUE,
+        stop_condition="{{ not response.get('paging', {}).get('next') }}",
         page_size=25,
         config={},
         parameters={},
@@ -60,12 +60,12 @@ def pagination() -> GraphCursorPagination:
 @pytest.fixture
 def messages_pagination() -> GraphCursorPagination:
     """The messages edge's strategy: it also stops after a page the watermark cut short."""
-    strategy = manifest_facts.definitions()["messages_paginator"]["pagination_strategy"]
     return GraphCursorPagination(
-        cursor_value=manifest_facts.definitions()["paginator"]["pagination_strategy"][
-            "cursor_value"
-        ],
-        stop_condition=strategy["stop_condition"],
+        cursor_value=CURSOR_VALUE,
+        stop_condition=(
+            "{{ not response.get('paging', {}).get('next')"
+            " or last_page_size < (response.get('data') or []) | length }}"
+        ),
         page_size=100,
         config={},
         parameters={},
@@ -114,7 +114,7 @@ class TestKeepFields:
     def test_given_the_manifest_message_fields_when_transform_then_a_message_record(self) -> None:
         record = {"id": "m_1", "created_time": "t", "message": "Hi", "is_unsupported": True}
 
-        KeepFields(parameters={}, fields=manifest_facts.message_fields()).transform(record)
+        KeepFields(parameters={}, fields="id,created_time").transform(record)
 
         assert record == {"id": "m_1", "created_time": "t"}
 

@@ -12,7 +12,6 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
-from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import APP_SECRET, PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
@@ -26,7 +25,9 @@ from unit_tests.mock_server.sleeps import Sleeps
 from unit_tests.mock_server.source_runner import read_streams, records_of, stream_error
 
 STREAM = "conversations"
-MAX_RETRIES = int(manifest_facts.definitions()["max_retries"])
+# Retries of a retryable error before the sync ends with a transient error (manifest:
+# definitions.max_retries).
+MAX_RETRIES = 8
 
 MESSENGER_PERMISSIONS = ["pages_manage_metadata", "pages_read_engagement", "pages_messaging"]
 INSTAGRAM_PERMISSIONS = ["instagram_basic", "instagram_manage_messages", "pages_manage_metadata"]

@@ -30,6 +30,9 @@ from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.source_runner import ALL_STREAMS, read_streams
 
+# Finished futures are dropped once this many are held (the CDK waits for 10,000).
+PRUNE_FINISHED_FUTURES_AT = 100
+
 
 def _concurrent_source() -> ConcurrentSource:
     return ConcurrentSource.create(
@@ -46,7 +49,7 @@ def test_given_finished_tasks_when_pruned_then_their_futures_are_dropped_early()
     memory.prune_finished_futures(concurrent_source)
     pool = concurrent_source._threadpool
     assert isinstance(pool, memory.PromptlyPruningThreadPoolManager)
-    for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+    for _ in range(PRUNE_FINISHED_FUTURES_AT):
         pool.submit(int)
     _wait_until_done(pool)
 
@@ -66,10 +69,10 @@ def test_given_pending_tasks_when_pruned_then_only_finished_ones_go_and_the_cdk_
     release = threading.Event()
     try:
         pool.submit(release.wait)
-        for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+        for _ in range(PRUNE_FINISHED_FUTURES_AT):
             pool.submit(int)
         deadline = time.monotonic() + 10
-        while sum(f.done() for f in pool._futures) < memory.PRUNE_FINISHED_FUTURES_AT:
+        while sum(f.done() for f in pool._futures) < PRUNE_FINISHED_FUTURES_AT:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         # One task still running: partition generation goes on (the limit is the CDK's 10,000).
@@ -90,7 +93,7 @@ def test_given_a_task_that_raised_when_pruned_then_the_read_fails_as_with_the_cd
         raise ValueError("boom")
 
     pool.submit(fail)
-    for _ in range(memory.PRUNE_FINISHED_FUTURES_AT):
+    for _ in range(PRUNE_FINISHED_FUTURES_AT):
         pool.submit(int)
     _wait_until_done(pool)
     pool.prune_to_validate_has_reached_futures_limit()

@@ -8,7 +8,6 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
-from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
@@ -119,7 +118,6 @@ class TestFullRefresh:
 
         assert not output.errors
         assert len(records_of(output, STREAM)) == 21
-        assert manifest_facts.messages_page_size() == 100
 
     def test_given_older_messages_when_read_then_their_timestamps_are_rfc3339(
         self, http_mocker: HttpMocker

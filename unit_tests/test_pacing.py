@@ -1,4 +1,4 @@
-"""Pacing counted from answers (components/rate_policies.py): never more than Meta's rate, whatever the latency.
+"""Pacing counted from answers (rate_policies.py): never above Meta's rate, whatever the latency.
 
 The policy runs on a fake clock; "threads" are real threads only where a test needs two callers,
 since the policy keeps one call on its way per thread.
@@ -20,15 +20,15 @@ from airbyte_cdk.sources.streams.call_rate import (
     Rate,
 )
 
-from source_meta_conversations.components.rate_policies import (
-    IN_FLIGHT_POLL_SECONDS,
-    UNANSWERED_CALL_SECONDS,
-    AnswerWindowCallRatePolicy,
-)
+from source_meta_conversations.components.rate_policies import AnswerWindowCallRatePolicy
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 
 LISTING = "https://graph.facebook.com/v26.0/1234/conversations?platform=messenger"
+# How long a caller waits before looking again while every call of the window is on its way.
+IN_FLIGHT_POLL_SECONDS = 0.01
+# How long a call that never got an answer (its request raised) keeps counting.
+UNANSWERED_CALL_SECONDS = 120.0
 
 
 class FakeClock:

@@ -11,14 +11,13 @@ from airbyte_cdk.sources.declarative.retrievers.page_size_reducer import (
     PageSizeResetPolicy,
 )
 
-from source_meta_conversations.cdk_adaptations.page_size import (
-    GROW_AFTER_PAGES,
-    GradualPageSizeReducer,
-)
+from source_meta_conversations.cdk_adaptations.page_size import GradualPageSizeReducer
 from source_meta_conversations.source import SourceMetaConversations
 from unit_tests.mock_server.config import ConfigBuilder
 
 CONFIGURED = 25
+# Pages Meta answers in a row at a reduced size before the size grows again.
+GROW_AFTER_PAGES = 4
 
 
 def _reducer(policy: PageSizeResetPolicy) -> GradualPageSizeReducer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from typing import Any, SupportsIndex
 
@@ -28,6 +29,9 @@ from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 # The manifest's `max_total_wait_seconds`: the configured minutes (30 by default) in seconds.
 MANIFEST_BOUND = "{{ (config.get('max_wait_minutes') or 30) * 60 }}"
 BUSINESS_USAGE = "X-Business-Use-Case-Usage"
+# A monotonic clock reading at which floats do not give a wait back its length:
+# (1455.997 + 1800) - 1455.997 == 1800.0000000000002.
+INEXACT_CLOCK = 1455.997
 APP_USAGE = "X-App-Usage"
 
 
@@ -473,6 +477,46 @@ class TestGraphUsageBackoffRetryBound:
 
 class TestWaitLedger:
     """The bound on a sync's waits is wall time: waits of threads at the same time count once."""
+
+    def test_given_a_clock_where_float_instants_err_when_a_wait_equals_the_bound_then_allowed(
+        self,
+    ) -> None:
+        assert (INEXACT_CLOCK + 1800) - INEXACT_CLOCK != 1800  # the clock this test is about
+        ledger = WaitLedger(clock=lambda: INEXACT_CLOCK)
+
+        assert ledger.add(1800, bound=1800) == 1800
+        assert ledger.waited == 1800
+
+    def test_given_a_clock_where_float_instants_err_when_waits_add_up_to_the_bound_then_allowed(
+        self,
+    ) -> None:
+        ledger = WaitLedger(clock=lambda: INEXACT_CLOCK)  # the second wait follows the first
+
+        assert ledger.add(600, bound=1800) == 600
+        assert ledger.add(1200, bound=1800) == 1800
+        assert ledger.waited == 1800
+
+    def test_given_a_clock_where_float_instants_err_when_a_wait_passes_the_bound_then_refused(
+        self,
+    ) -> None:
+        ledger = WaitLedger(clock=lambda: INEXACT_CLOCK)
+        just_above = math.nextafter(1800.0, math.inf)
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            ledger.add(just_above, bound=1800)
+
+        assert raised.value.failure_type == FailureType.transient_error
+        assert ledger.waited == 0
+
+    def test_given_a_wait_without_end_when_added_then_refused_as_past_the_bound(self) -> None:
+        ledger = WaitLedger(clock=lambda: 100.0)
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            ledger.add(math.inf, bound=1800)  # Meta's header may say Infinity minutes
+
+        assert raised.value.failure_type == FailureType.transient_error
+        assert "the next wait (inf s) would pass the limit of 1800 s" in str(raised.value.message)
+        assert ledger.waited == 0
 
     def test_given_one_thread_when_it_waits_twice_then_both_waits_add_up(self) -> None:
         ledger = WaitLedger(clock=lambda: 100.0)  # no real sleep: the second wait follows the first

@@ -73,6 +73,37 @@ def installed() -> Iterator[None]:
     assert single_flight.SINGLE_FLIGHT.in_flight() == 0
 
 
+class Waiters:
+    """Counts the readers that are waiting for another reader's flight."""
+
+    def __init__(self) -> None:
+        self._waiting = threading.Semaphore(0)
+
+    def event(self) -> threading.Event:
+        """A flight's ``done`` event that counts each reader waiting on it."""
+        waiting = self._waiting
+
+        class CountingEvent(threading.Event):
+            def wait(self, timeout: float | None = None) -> bool:
+                waiting.release()
+                return super().wait(timeout)
+
+        return CountingEvent()
+
+    def wait_for(self, readers: int) -> None:
+        for _ in range(readers):
+            assert self._waiting.acquire(timeout=10), "a reader never waited for the flight"
+
+
+@pytest.fixture
+def waiters(monkeypatch: pytest.MonkeyPatch) -> Waiters:
+    """The readers waiting for a flight, counted as they start to wait."""
+    counted = Waiters()
+    flight = single_flight._Flight
+    monkeypatch.setattr(single_flight, "_Flight", lambda: flight(done=counted.event()))
+    return counted
+
+
 @pytest.fixture
 def transport() -> Transport:
     return Transport()
@@ -102,9 +133,14 @@ def new_session(
 
 
 def _send_from_threads(
-    sessions: list[CachedLimiterSession], urls: list[str], transport: Transport, arrivals: int
+    sessions: list[CachedLimiterSession],
+    urls: list[str],
+    transport: Transport,
+    waiters: Waiters,
+    arrivals: int,
 ) -> list[requests.Response | BaseException]:
-    """Send ``urls[i]`` on ``sessions[i]`` at once; answer after ``arrivals`` calls arrived."""
+    """Send ``urls[i]`` on ``sessions[i]`` at once; answer once ``arrivals`` calls arrived and
+    every other reader waits for one of them."""
     results: list[requests.Response | BaseException] = [RuntimeError("not sent")] * len(sessions)
     started = threading.Barrier(len(sessions))
 
@@ -121,8 +157,8 @@ def _send_from_threads(
         thread.start()
     for _ in range(arrivals):
         assert transport.arrived.acquire(timeout=10)
-    # Give the other readers the time to reach the page while the call is still unanswered.
-    threading.Event().wait(0.2)
+    # The other readers reached the page while its call is unanswered, however slow they were.
+    waiters.wait_for(len(sessions) - arrivals)
     transport.release.set()
     for thread in threads:
         thread.join(timeout=10)
@@ -130,12 +166,15 @@ def _send_from_threads(
 
 
 def test_given_three_readers_of_one_page_when_sent_at_once_then_one_call_and_two_cache_reads(
-    new_session: Callable[[], CachedLimiterSession], transport: Transport, budget: CountingBudget
+    new_session: Callable[[], CachedLimiterSession],
+    transport: Transport,
+    budget: CountingBudget,
+    waiters: Waiters,
 ) -> None:
     transport.answer(PAGE, body='{"data": [{"id": "t_1"}]}')
     sessions = [new_session() for _ in range(3)]
 
-    results = _send_from_threads(sessions, [PAGE] * 3, transport, arrivals=1)
+    results = _send_from_threads(sessions, [PAGE] * 3, transport, waiters, arrivals=1)
 
     assert transport.calls == 1
     assert budget.acquired == 1  # a reader answered from the cache spends no call
@@ -145,12 +184,15 @@ def test_given_three_readers_of_one_page_when_sent_at_once_then_one_call_and_two
 
 
 def test_given_an_error_answer_when_readers_waited_for_it_then_they_get_it_without_a_call(
-    new_session: Callable[[], CachedLimiterSession], transport: Transport, budget: CountingBudget
+    new_session: Callable[[], CachedLimiterSession],
+    transport: Transport,
+    budget: CountingBudget,
+    waiters: Waiters,
 ) -> None:
     transport.answer(PAGE, status=400, body='{"error": {"code": 1}}')
     sessions = [new_session() for _ in range(3)]
 
-    results = _send_from_threads(sessions, [PAGE] * 3, transport, arrivals=1)
+    results = _send_from_threads(sessions, [PAGE] * 3, transport, waiters, arrivals=1)
 
     assert transport.calls == 1
     assert budget.acquired == 1
@@ -186,14 +228,14 @@ def test_given_a_cached_page_when_read_again_then_no_call(
 
 
 def test_given_two_different_pages_when_sent_at_once_then_both_calls_run_together(
-    new_session: Callable[[], CachedLimiterSession], transport: Transport
+    new_session: Callable[[], CachedLimiterSession], transport: Transport, waiters: Waiters
 ) -> None:
     transport.answer(PAGE)
     transport.answer(OTHER_PAGE)
 
     # Both calls must be in the transport at the same time for this to return.
     results = _send_from_threads(
-        [new_session(), new_session()], [PAGE, OTHER_PAGE], transport, arrivals=2
+        [new_session(), new_session()], [PAGE, OTHER_PAGE], transport, waiters, arrivals=2
     )
 
     assert transport.calls == 2
@@ -201,11 +243,13 @@ def test_given_two_different_pages_when_sent_at_once_then_both_calls_run_togethe
 
 
 def test_given_the_first_call_fails_when_another_reader_waited_then_it_sends_its_own(
-    new_session: Callable[[], CachedLimiterSession], transport: Transport
+    new_session: Callable[[], CachedLimiterSession], transport: Transport, waiters: Waiters
 ) -> None:
     transport.answer(PAGE, fail_first=True)
 
-    results = _send_from_threads([new_session(), new_session()], [PAGE] * 2, transport, arrivals=1)
+    results = _send_from_threads(
+        [new_session(), new_session()], [PAGE] * 2, transport, waiters, arrivals=1
+    )
 
     assert transport.calls == 2
     assert sum(isinstance(r, requests.ConnectionError) for r in results) == 1
@@ -232,6 +276,7 @@ def test_given_a_rate_when_streams_are_built_then_they_read_together_only_when_p
     assert source.reads_together is together
     # Apart, the conversations stream is in a blocking group, and its children wait for it.
     workers = source._concurrent_source._threadpool._threadpool._max_workers
+    # Together: both listings and both children's generators hold four, two read partitions.
     assert workers == (6 if together else 2)
     expected_group = "" if together else "conversations_api"
     assert streams["conversations"].block_simultaneous_read == expected_group

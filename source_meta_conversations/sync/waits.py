@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
+from fractions import Fraction
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -19,13 +21,18 @@ class WaitLedger:
     platforms, or streams that read the same refused page together) count once: the ledger keeps
     the wall time covered by the waits, each lasting from its start (now, or the end of the same
     thread's previous wait) for its length.
+
+    Instants and lengths are kept as exact fractions: in floats, ``(t + 1800) - t`` is
+    1800.0000000000005 for some clock values ``t``, so a wait of exactly the bound was refused
+    or allowed depending on the clock. Exactly, a wait covers its length, and waits that do not
+    overlap add up to the sum of their lengths.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._spans: list[tuple[float, float]] = []  # disjoint (start, end) of waits, sorted
-        self._thread_until: dict[int, float] = {}
+        self._spans: list[tuple[Fraction, Fraction]] = []  # disjoint (start, end) of waits, sorted
+        self._thread_until: dict[int, Fraction] = {}
 
     def reset(self) -> None:
         """Forget the waits of a previous sync."""
@@ -37,35 +44,49 @@ class WaitLedger:
     def waited(self) -> float:
         """Seconds of wall time covered by this sync's waits."""
         with self._lock:
-            return sum(end - start for start, end in self._spans)
+            return float(_covered(self._spans))
 
     def add(self, wait: float, bound: float) -> float:
         """Record ``wait`` and return the total; raise if it would pass ``bound``."""
         thread = threading.get_ident()
         with self._lock:
-            start = max(self._clock(), self._thread_until.get(thread, 0.0))
-            spans = _merge(self._spans, (start, start + wait))
-            waited = sum(end - begin for begin, end in self._spans)
-            total = sum(end - begin for begin, end in spans)
-            if total > bound:
-                raise AirbyteTracedException(
-                    message=(
-                        f"Meta kept this Page throttled or unavailable: this sync already waited "
-                        f"{waited:.0f} s and the next wait ({wait:.0f} s) would pass the "
-                        f"limit of {bound:.0f} s. The next sync resumes from the last state; "
-                        'lower "Maximum calls per second" if other apps share the Page, or raise '
-                        '"Longest total wait for Meta\'s rate limits".'
-                    ),
-                    failure_type=FailureType.transient_error,
-                )
+            waited = _covered(self._spans)
+            if not math.isfinite(wait):  # no fraction for it, and it would pass any bound
+                raise _past_the_bound(waited, wait, bound)
+            start = max(Fraction(self._clock()), self._thread_until.get(thread, Fraction(0)))
+            end = start + Fraction(wait)
+            spans = _merge(self._spans, (start, end))
+            total = _covered(spans)
+            if total > bound:  # exact: a float bound is compared as the number it is
+                raise _past_the_bound(waited, wait, bound)
             self._spans = spans
-            self._thread_until[thread] = start + wait
-            return total
+            self._thread_until[thread] = end
+            return float(total)
 
 
-def _merge(spans: list[tuple[float, float]], new: tuple[float, float]) -> list[tuple[float, float]]:
+def _past_the_bound(waited: Fraction, wait: float, bound: float) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=(
+            f"Meta kept this Page throttled or unavailable: this sync already waited "
+            f"{float(waited):.0f} s and the next wait ({wait:.0f} s) would pass the "
+            f"limit of {bound:.0f} s. The next sync resumes from the last state; "
+            'lower "Maximum calls per second" if other apps share the Page, or raise '
+            '"Longest total wait for Meta\'s rate limits".'
+        ),
+        failure_type=FailureType.transient_error,
+    )
+
+
+def _covered(spans: list[tuple[Fraction, Fraction]]) -> Fraction:
+    """The time ``spans`` (disjoint) cover, exactly."""
+    return sum((end - start for start, end in spans), Fraction(0))
+
+
+def _merge(
+    spans: list[tuple[Fraction, Fraction]], new: tuple[Fraction, Fraction]
+) -> list[tuple[Fraction, Fraction]]:
     """``spans`` (disjoint, sorted) with ``new`` added, overlapping ones joined."""
-    merged: list[tuple[float, float]] = []
+    merged: list[tuple[Fraction, Fraction]] = []
     start, end = new
     for begin, finish in spans:
         if finish < start or begin > end:

@@ -1,4 +1,9 @@
-"""RequestBuilder: the exact Graph requests the connector is expected to make."""
+"""RequestBuilder: the exact Graph requests the connector is expected to make.
+
+The field lists and page sizes are written out here, not read from ``manifest.yaml``: they are
+what the tests expect the connector to ask Meta for, so a manifest that asks for something else
+fails the tests instead of changing what they expect.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,37 @@ from typing import Any
 from airbyte_cdk.test.mock_http import HttpRequest
 from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
-from unit_tests.mock_server import manifest_facts
 from unit_tests.mock_server.config import ACCESS_TOKEN, API_VERSION, BASE_URL, PAGE_ID
+
+# The fields of a message that has details: only the 20 most recent messages of a conversation
+# have them, so they are asked for in the conversations page, nested, 20 messages at most.
+MESSAGE_DETAIL_FIELDS = (
+    "id,created_time,from,to,message,reply_to,attachments,shares,sticker,story,tags,reactions,"
+    "is_unsupported"
+)
+# What the messages edge is asked for: every message has these, details or not.
+MESSAGE_FIELDS = "id,created_time"
+# The conversations request's `fields`, per platform: the conversation's own fields, then its 20
+# newest messages with their details. Instagram is not asked the Messenger-only fields
+# (can_reply, folder, former_participants, is_subscribed, link, message_count, name,
+# scoped_thread_key, senders, snippet, subject, unread_count, wallpaper).
+CONVERSATIONS_FIELDS = {
+    "messenger": (
+        "id,updated_time,participants,is_owner,can_reply,folder,former_participants,"
+        "is_subscribed,link,message_count,name,scoped_thread_key,senders,snippet,subject,"
+        "unread_count,wallpaper,"
+        "messages.limit(20){id,created_time,from,to,message,reply_to,attachments,shares,"
+        "sticker,story,tags,reactions,is_unsupported}"
+    ),
+    "instagram": (
+        "id,updated_time,participants,is_owner,"
+        "messages.limit(20){id,created_time,from,to,message,reply_to,attachments,shares,"
+        "sticker,story,tags,reactions,is_unsupported}"
+    ),
+}
+CONVERSATIONS_PAGE_SIZE = 25
+# The largest page the messages edge gives, for conversations with more than 20 new messages.
+MESSAGES_PAGE_SIZE = 100
 
 
 class RequestBuilder:
@@ -29,16 +63,16 @@ class RequestBuilder:
         return (
             cls(f"{page_id}/conversations")
             .with_query("platform", platform)
-            .with_query("fields", manifest_facts.conversations_fields_param(platform))
-            .with_limit(manifest_facts.conversations_page_size())
+            .with_query("fields", CONVERSATIONS_FIELDS[platform])
+            .with_limit(CONVERSATIONS_PAGE_SIZE)
         )
 
     @classmethod
     def conversation_messages(cls, conversation_id: str) -> RequestBuilder:
         return (
             cls(f"{conversation_id}/messages")
-            .with_query("fields", manifest_facts.message_fields())
-            .with_limit(manifest_facts.messages_page_size())
+            .with_query("fields", MESSAGE_FIELDS)
+            .with_limit(MESSAGES_PAGE_SIZE)
         )
 
     def with_fields(self, fields: str) -> RequestBuilder:
