@@ -260,7 +260,7 @@ def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     original = SourceMetaConversations._read_and_parse_yaml_file
 
     def with_one_worker(self: SourceMetaConversations, path: str) -> Any:
-        manifest = original(self, path)
+        manifest = dict(original(self, path))
         manifest["concurrency_level"] = {
             **manifest["concurrency_level"],
             "default_concurrency": 1,
