@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from source_meta_conversations.cdk_adaptations.registry import assigned_on_self
+from source_meta_conversations.cdk_adaptations.registry import named_in_methods
 
 LIBRARIES = ("airbyte_cdk", "dpath")
 CLASS = "__class__"
@@ -87,7 +87,7 @@ def _library_bases(node: ast.ClassDef, imported: dict[str, tuple[str, str]]) -> 
 
 
 def _base_has(bases: list[type], name: str) -> bool:
-    return any(hasattr(base, name) or assigned_on_self(base, name) for base in bases)
+    return any(hasattr(base, name) or named_in_methods(base, name) for base in bases)
 
 
 class _Scanner(ast.NodeVisitor):

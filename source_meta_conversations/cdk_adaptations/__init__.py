@@ -30,16 +30,8 @@ each must be in ``PRIVATE_NAMES`` and used only in this package.
 
 from __future__ import annotations
 
-from source_meta_conversations.cdk_adaptations import (
-    checkpoint_cursors,
-    declarative_source,
-    factory,
-    fast_dpath,
-    memory,
-    page_size,
-    process,
-    startup,
-)
+from typing import Any
+
 from source_meta_conversations.cdk_adaptations.registry import (
     WRITTEN_FOR_CDK,
     CdkAdaptationError,
@@ -47,25 +39,49 @@ from source_meta_conversations.cdk_adaptations.registry import (
     installed_cdk_version,
 )
 
-# Every private name of the CDK (or of dpath) that this package touches.
-PRIVATE_NAMES: tuple[PrivateName, ...] = (
-    *fast_dpath.PRIVATE_NAMES,
-    *page_size.PRIVATE_NAMES,
-    *memory.PRIVATE_NAMES,
-    *factory.PRIVATE_NAMES,
-    *checkpoint_cursors.PRIVATE_NAMES,
-    *declarative_source.PRIVATE_NAMES,
-)
+# This package's modules import the CDK; it is imported lazily, so that run.py can import
+# ``startup`` (and cache the CDK's own import) before the CDK is imported at all.
 
-# The shape checks of every adaptation, process-wide or per source.
-CHECKS = (
-    *(patch.check for patch in process.PROCESS_PATCHES),
-    memory.check,
-    factory.check,
-    declarative_source.check,
-    startup.check,
-    *(name.verify for name in PRIVATE_NAMES),
-)
+
+def _private_names() -> tuple[PrivateName, ...]:
+    """Every private name of the CDK (or of dpath) that this package touches."""
+    from source_meta_conversations.cdk_adaptations import (
+        checkpoint_cursors,
+        declarative_source,
+        factory,
+        fast_dpath,
+        memory,
+        page_size,
+    )
+
+    return (
+        *fast_dpath.PRIVATE_NAMES,
+        *page_size.PRIVATE_NAMES,
+        *memory.PRIVATE_NAMES,
+        *factory.PRIVATE_NAMES,
+        *checkpoint_cursors.PRIVATE_NAMES,
+        *declarative_source.PRIVATE_NAMES,
+    )
+
+
+def _checks() -> tuple[Any, ...]:
+    """The shape checks of every adaptation, process-wide or per source."""
+    from source_meta_conversations.cdk_adaptations import (
+        declarative_source,
+        factory,
+        memory,
+        process,
+        startup,
+    )
+
+    return (
+        *(patch.check for patch in process.PROCESS_PATCHES),
+        memory.check,
+        factory.check,
+        declarative_source.check,
+        startup.check,
+        *(name.verify for name in _private_names()),
+    )
 
 
 def install() -> None:
@@ -74,16 +90,33 @@ def install() -> None:
     Idempotent. Raises ``CdkAdaptationError`` (naming the installed and the expected CDK version)
     when a target is missing or changed shape; nothing is installed then.
     """
-    process.install(CHECKS)
+    from source_meta_conversations.cdk_adaptations import process
+
+    process.install(_checks())
 
 
-installed = process.installed
+def installed() -> bool:
+    """Whether ``install`` has run in this process."""
+    from source_meta_conversations.cdk_adaptations import process
+
+    return process.installed()
+
+
+def __getattr__(name: str) -> Any:
+    """``PRIVATE_NAMES`` and ``CHECKS``, built on first use (they import the CDK)."""
+    if name == "PRIVATE_NAMES":
+        return _private_names()
+    if name == "CHECKS":
+        return _checks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CHECKS",
     "PRIVATE_NAMES",
     "WRITTEN_FOR_CDK",
     "CdkAdaptationError",
+    "PrivateName",
     "install",
     "installed",
     "installed_cdk_version",

@@ -6,9 +6,9 @@ turning off checkpointing, memory bounds or single-flight reads:
 
 - ``PrivateName``: one private (underscore) name of the CDK, or of a library the CDK reads with,
   that an adaptation reads, overrides or replaces. ``verify`` checks it still exists on its
-  owner (an attribute or method of the class or one of its bases, or an attribute its methods
-  assign with ``self.<name> =``) and, for a method, that its parameters are still the expected
-  ones.
+  owner (a method or attribute of the class or one of its bases, or, for an instance attribute,
+  a name its methods' compiled code reads or writes) and, for a method, that it is still on the
+  class with the expected parameters.
 - ``ProcessPatch``: a change to an object shared by the whole process (a module attribute, a
   class method), installed only by ``cdk_adaptations.install()``, which the entrypoint calls.
 """
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
+from types import CodeType
 from typing import Any
 
 # The airbyte-cdk release every adaptation was written against and tested with (the exact pin in
@@ -60,18 +60,35 @@ def _resolve(module: str, owner: str | None) -> Any:
     return target
 
 
-def assigned_on_self(cls: type, name: str) -> bool:
-    """Whether a method of ``cls`` or of one of its bases assigns ``self.<name>``."""
-    pattern = re.compile(rf"\bself\.{re.escape(name)}\s*(?::[^=\n]+)?=(?!=)")
+def _code_objects(value: Any) -> Iterator[CodeType]:
+    """The code of a function, property or class/static method, and the code nested in it."""
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, property):
+        for part in (value.fget, value.fset, value.fdel):
+            yield from _code_objects(part)
+        return
+    code = getattr(value, "__code__", None)
+    pending = [code] if isinstance(code, CodeType) else []
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
+
+
+def named_in_methods(cls: type, name: str) -> bool:
+    """Whether a method of ``cls`` or of one of its bases reads or writes an attribute ``name``.
+
+    An instance attribute (``self._x = ...`` in ``__init__``) is not on the class: its name is in
+    the compiled code of the class's methods (``co_names``), which this reads without parsing any
+    source (``inspect.getsource`` costs a parse of the whole module per class).
+    """
     for base in cls.__mro__:
         if base is object:
             continue
-        try:
-            source = inspect.getsource(base)
-        except (OSError, TypeError):
-            continue
-        if pattern.search(source):
-            return True
+        for value in vars(base).values():
+            if any(name in code.co_names for code in _code_objects(value)):
+                return True
     return False
 
 
@@ -97,8 +114,11 @@ class PrivateName:
     def verify(self) -> None:
         """Raise ``CdkAdaptationError`` unless the name exists with the expected parameters."""
         target = _resolve(self.module, self.owner)
+        # A method must be on its class; an instance attribute is found in its methods' code.
         found = hasattr(target, self.name) or (
-            isinstance(target, type) and assigned_on_self(target, self.name)
+            self.parameters is None
+            and isinstance(target, type)
+            and named_in_methods(target, self.name)
         )
         if not found:
             raise _mismatch(self.qualified, f"no longer exists (used by {self.used_by})")

@@ -37,8 +37,8 @@ from airbyte_cdk.sources.streams.call_rate import CachedLimiterSession
 from source_meta_conversations.cdk_adaptations.registry import (
     CdkAdaptationError,
     ProcessPatch,
-    assigned_on_self,
     check_parameters,
+    named_in_methods,
 )
 
 Send = Callable[..., requests.Response]
@@ -125,7 +125,7 @@ def check() -> None:
         "CachedLimiterSession.send",
     )
     for name in ("cache", "settings"):
-        if not hasattr(CachedLimiterSession, name) and not assigned_on_self(
+        if not hasattr(CachedLimiterSession, name) and not named_in_methods(
             CachedLimiterSession, name
         ):
             raise CdkAdaptationError(
