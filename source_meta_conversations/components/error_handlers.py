@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.error_handlers import HttpResponseFilter
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
@@ -25,8 +26,12 @@ from source_meta_conversations.components.decoders import graph_page_problem, pa
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
 from source_meta_conversations.sync.listings import RESUME_CURSORS, STALE_CURSOR_TEXT
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
+from source_meta_conversations.sync.waits import SYNC_WAITS
 
 LOGGER = logging.getLogger("airbyte")
+# What ``GraphUsageWatcher.max_time`` allows one request's attempts beyond the sync's wait bound:
+# the time the attempts themselves take (at most 10 of them), with room.
+ATTEMPTS_ALLOWANCE_SECONDS = 3600
 
 
 @dataclass
@@ -48,8 +53,11 @@ class GraphUsageWatcher(ErrorHandler):
       (``window_seconds``) once any usage value passes ``threshold`` percent: more than the
       window's budget is spent, so someone besides this sync is calling for the Page. Up to 100%
       is this sync's own pacing at ``max_requests_per_second`` (the API budget keeps it there),
-      which needs no pause. Throttled answers are waited on by ``GraphUsageBackoff``; here they
-      are only read and logged.
+      which needs no pause. Each pause counts against the sync's wait bound
+      (``max_total_wait_seconds``, shared with the backoff in ``SYNC_WAITS``); a pause that would
+      pass it ends the sync with a transient error instead (the page that asked for the pause is
+      read again by the next sync). Throttled answers are waited on by ``GraphUsageBackoff``;
+      here they are only read and logged.
 
     Why a component: the CDK's API budget only understands plain numeric rate-limit headers, and
     Meta's are JSON per object (source-facebook-marketing misses the throttled answer's headers
@@ -66,9 +74,15 @@ class GraphUsageWatcher(ErrorHandler):
     threshold: int = 100
     window_seconds: float = 1.0
     max_retries_value: int | str = 8
+    max_total_wait_seconds: int | str = 1800
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._max_retries = int(self.max_retries_value)
+        self._bound = float(
+            InterpolatedString.create(str(self.max_total_wait_seconds), parameters=parameters).eval(
+                self.config
+            )
+        )
         self._sleep = time.sleep
         self._high_water = 0
         self._lock = threading.Lock()
@@ -80,8 +94,15 @@ class GraphUsageWatcher(ErrorHandler):
 
     @property
     def max_time(self) -> int | None:
-        """No time limit of its own."""
-        return None
+        """Seconds the CDK allows one request's retries, from its first attempt: never the limit.
+
+        The CDK gives up on a request once this long passed since its first attempt (600 s
+        unless a handler says more; the composite takes the largest), with a message that is
+        neither clear nor Meta's: waits Meta asks for (minutes each) reach it long before
+        ``max_wait_minutes`` (30 by default). The sync's wait bound and the retry count must
+        decide first, so this is the wait bound plus an hour for the attempts themselves.
+        """
+        return int(self._bound) + ATTEMPTS_ALLOWANCE_SECONDS
 
     def interpret_response(self, response: requests.Response | Exception | None) -> ErrorResolution:
         """Pause if the budget is overspent; a 200 is a success when its body is a Graph page."""
@@ -112,12 +133,16 @@ class GraphUsageWatcher(ErrorHandler):
         return SUCCESS_RESOLUTION
 
     def _pause_if_overspent(self, response: requests.Response, percent: int) -> None:
-        """Sleep for Meta's named wait, or one window once usage passed the threshold."""
+        """Sleep for Meta's named wait, or one window once usage passed the threshold.
+
+        The pause counts against the sync's wait bound; one that would pass it raises instead.
+        """
         wait = regain_access_seconds(response)
         if wait is None and percent > self.threshold:
             wait = self.window_seconds
         if not wait:
             return
+        SYNC_WAITS.add(wait, self._bound)
         if wait > self.window_seconds:
             LOGGER.info(
                 "Meta reports %d%% of the call budget used and asks to wait; pausing %.0f s "

@@ -11,7 +11,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 
 class WaitLedger:
-    """The time this sync has spent waiting on Meta, shared by every stream's backoff.
+    """The time this sync has spent waiting on Meta, shared by every stream's backoff and pause.
 
     The CDK builds one backoff strategy per requester (each stream, and the parent inside each
     child), but the bound is per sync: they all add to this one ledger, which the source resets
@@ -19,6 +19,10 @@ class WaitLedger:
     platforms, or streams that read the same refused page together) count once: the ledger keeps
     the wall time covered by the waits, each lasting from its start (now, or the end of the same
     thread's previous wait) for its length.
+
+    The total is a sum of durations, each wait adding what it does not share with the waits
+    already counted: ``(t + 1800) - t`` is not 1800 in floating point for every ``t``, so a sum
+    of span lengths could refuse a wait exactly as long as the bound.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -26,41 +30,50 @@ class WaitLedger:
         self._lock = threading.Lock()
         self._spans: list[tuple[float, float]] = []  # disjoint (start, end) of waits, sorted
         self._thread_until: dict[int, float] = {}
+        self._waited = 0.0
 
     def reset(self) -> None:
         """Forget the waits of a previous sync."""
         with self._lock:
             self._spans = []
             self._thread_until = {}
+            self._waited = 0.0
 
     @property
     def waited(self) -> float:
         """Seconds of wall time covered by this sync's waits."""
         with self._lock:
-            return sum(end - start for start, end in self._spans)
+            return self._waited
 
     def add(self, wait: float, bound: float) -> float:
         """Record ``wait`` and return the total; raise if it would pass ``bound``."""
         thread = threading.get_ident()
         with self._lock:
             start = max(self._clock(), self._thread_until.get(thread, 0.0))
-            spans = _merge(self._spans, (start, start + wait))
-            waited = sum(end - begin for begin, end in self._spans)
-            total = sum(end - begin for begin, end in spans)
+            new = (start, start + wait)
+            shared = _overlap(self._spans, new)
+            total = self._waited + (wait - shared if shared else wait)
             if total > bound:
                 raise AirbyteTracedException(
                     message=(
                         f"Meta kept this Page throttled or unavailable: this sync already waited "
-                        f"{waited:.0f} s and the next wait ({wait:.0f} s) would pass the "
+                        f"{self._waited:.0f} s and the next wait ({wait:.0f} s) would pass the "
                         f"limit of {bound:.0f} s. The next sync resumes from the last state; "
                         'lower "Maximum calls per second" if other apps share the Page, or raise '
                         '"Longest total wait for Meta\'s rate limits".'
                     ),
                     failure_type=FailureType.transient_error,
                 )
-            self._spans = spans
+            self._spans = _merge(self._spans, new)
             self._thread_until[thread] = start + wait
+            self._waited = total
             return total
+
+
+def _overlap(spans: list[tuple[float, float]], new: tuple[float, float]) -> float:
+    """Seconds of ``new`` that ``spans`` (disjoint) already cover."""
+    start, end = new
+    return sum(max(0.0, min(end, finish) - max(start, begin)) for begin, finish in spans)
 
 
 def _merge(spans: list[tuple[float, float]], new: tuple[float, float]) -> list[tuple[float, float]]:
