@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 
 from integration_tests.conftest import (
+    PLATFORMS,
     Connector,
     ConnectorRun,
     expected_read,
     full_refresh_catalog,
+    incremental_catalog,
     run_concurrently,
 )
 from meta_graph_sandbox import Sandbox
@@ -165,3 +167,145 @@ def test_given_a_200_cut_in_half_once_when_three_streams_read_it_together_then_e
     extra = read.stats["by_route"]["conversations"] - clean
     assert 1 <= extra <= 3, read.stats["by_route"]
     assert read.stats["rate_limited"] == 0
+
+
+# ---------------------------------------------------------------------------------- token expiry
+# The sandbox's main token answers 190/463 once this many calls were made (``token-expiry:K``):
+# on the first listing page of a platform, on the second, or while the children call the edge.
+EXPIRES_AFTER_CALLS = (2, 3, 6)
+LATER_EXPIRES_AFTER_CALLS = (2, 3)  # that sync reads two conversations pages per platform
+CHANGED_PER_PLATFORM = 28
+
+
+@dataclass
+class Expired:
+    """A sync whose token expired after ``k`` calls, and the sync resumed from its last states.
+
+    ``expected`` holds the ``(stream, id)`` a clean sync of the same data delivers.
+    """
+
+    failed: ConnectorRun
+    resumed: ConnectorRun
+    expected: set[tuple[str, str]]
+    previous_state: list[dict[str, Any]] | None = None
+
+
+def _child_watermark(states: list[dict[str, Any]], stream: str) -> Any:
+    """The ``created_time`` watermark a child stream's state holds (None when it has none)."""
+    for state in states:
+        if state["stream"]["stream_descriptor"]["name"] == stream:
+            return (state["stream"]["stream_state"] or {}).get("state")
+    raise AssertionError(f"no state for {stream}")
+
+
+@pytest.fixture(scope="module")
+def first_sync_expired(
+    start_sandbox: Callable[..., Sandbox], tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, Expired]:
+    """A first incremental sync of both platforms failing after ``k`` calls, then resumed."""
+
+    def job(k: int) -> Expired:
+        sb = start_sandbox(faults=(f"token-expiry:{k}",))
+        connector = Connector(tmp_path_factory.mktemp(f"expired-first-{k}"))
+        config = sb.connector_config(platform="both")
+        failed = connector.read(config, incremental_catalog())
+        valid = {**config, "access_token": sb.issue_token()}
+        resumed = connector.read(valid, incremental_catalog(), failed.latest_state())
+        return Expired(failed, resumed, expected_read(sb).keys())
+
+    jobs = {str(k): (lambda k=k: job(k)) for k in EXPIRES_AFTER_CALLS}
+    return {int(k): result for k, result in run_concurrently(jobs).items()}
+
+
+@pytest.fixture(scope="module")
+def later_sync_expired(
+    start_sandbox: Callable[..., Sandbox],
+    sandbox: Sandbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[int, Expired]:
+    """A sync after a clean one, over new messages in 28 conversations per platform (two pages
+    each), failing after ``k`` calls; then resumed."""
+    # The clean first sync makes exactly the calls of a full read of this world (the shared
+    # sandbox has the same seed and size): the token expires k calls into the second sync.
+    first_calls = sum(expected_read(sandbox).conversations_calls.values()) + sum(
+        expected_read(sandbox).edge_calls.values()
+    )
+
+    def job(k: int) -> Expired:
+        sb = start_sandbox(faults=(f"token-expiry:{first_calls + k}",))
+        connector = Connector(tmp_path_factory.mktemp(f"expired-later-{k}"))
+        config = sb.connector_config(platform="both")
+        first = connector.read(config, incremental_catalog())
+        first.assert_succeeded()
+        expected: set[tuple[str, str]] = set()
+        for platform in PLATFORMS:
+            for conversation in sb.world.conversations(platform)[-CHANGED_PER_PLATFORM:]:
+                new_ids = sb.world.add_messages(conversation["id"], 2)
+                expected.add(("conversations", conversation["id"]))
+                expected.update(("messages", i) for i in new_ids)
+                expected.update(("message_details", i) for i in new_ids)
+        failed = connector.read(config, incremental_catalog(), first.latest_state())
+        valid = {**config, "access_token": sb.issue_token()}
+        resumed = connector.read(valid, incremental_catalog(), failed.latest_state())
+        return Expired(failed, resumed, expected, first.latest_state())
+
+    jobs = {str(k): (lambda k=k: job(k)) for k in LATER_EXPIRES_AFTER_CALLS}
+    return {int(k): result for k, result in run_concurrently(jobs).items()}
+
+
+@pytest.mark.parametrize("k", EXPIRES_AFTER_CALLS)
+def test_given_first_sync_whose_token_expires_after_k_calls_when_resumed_then_nothing_missing(
+    k: int, first_sync_expired: Mapping[int, Expired]
+) -> None:
+    outcome = first_sync_expired[k]
+    assert outcome.failed.returncode == 1, outcome.failed.describe()
+    outcome.resumed.assert_succeeded()
+
+    union = outcome.failed.record_keys() | outcome.resumed.record_keys()
+
+    assert union == outcome.expected, f"missing {sorted(outcome.expected - union)[:5]}"
+
+
+@pytest.mark.parametrize("k", LATER_EXPIRES_AFTER_CALLS)
+def test_given_later_sync_whose_token_expires_after_k_calls_when_resumed_then_nothing_missing(
+    k: int, later_sync_expired: Mapping[int, Expired]
+) -> None:
+    outcome = later_sync_expired[k]
+    assert outcome.failed.returncode == 1, outcome.failed.describe()
+    outcome.resumed.assert_succeeded()
+
+    union = outcome.failed.record_keys() | outcome.resumed.record_keys()
+
+    assert outcome.expected <= union, f"missing {sorted(outcome.expected - union)[:5]}"
+
+
+@pytest.mark.parametrize("k", LATER_EXPIRES_AFTER_CALLS)
+def test_given_later_sync_failing_mid_listing_when_it_ends_then_children_keep_their_watermark(
+    k: int, later_sync_expired: Mapping[int, Expired]
+) -> None:
+    # Conversations further down the listing hold older messages: a watermark moved to the
+    # newest message seen would filter them out of the resumed sync.
+    outcome = later_sync_expired[k]
+    assert outcome.previous_state is not None
+    for stream in ("messages", "message_details"):
+        before = _child_watermark(outcome.previous_state, stream)
+        assert _child_watermark(outcome.failed.latest_state(), stream) == before, stream
+
+
+@pytest.mark.parametrize("k", EXPIRES_AFTER_CALLS)
+def test_given_a_sync_whose_token_expires_when_it_fails_then_each_streams_records_are_checkpointed(
+    k: int, first_sync_expired: Mapping[int, Expired]
+) -> None:
+    messages = first_sync_expired[k].failed.messages
+    for stream in ("conversations", "messages", "message_details"):
+        positions = [
+            i
+            for i, m in enumerate(messages)
+            if m["type"] == "RECORD" and m["record"]["stream"] == stream
+        ]
+        if not positions:
+            continue
+        assert any(
+            m["type"] == "STATE" and m["state"]["stream"]["stream_descriptor"]["name"] == stream
+            for m in messages[positions[-1] + 1 :]
+        ), f"{stream}: no state after its last record"
