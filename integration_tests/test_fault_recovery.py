@@ -309,3 +309,31 @@ def test_given_a_sync_whose_token_expires_when_it_fails_then_each_streams_record
             m["type"] == "STATE" and m["state"]["stream"]["stream_descriptor"]["name"] == stream
             for m in messages[positions[-1] + 1 :]
         ), f"{stream}: no state after its last record"
+
+
+@pytest.mark.parametrize("k", EXPIRES_AFTER_CALLS)
+def test_given_a_sync_whose_token_expires_when_it_fails_then_its_last_message_names_the_fix(
+    k: int, first_sync_expired: Mapping[int, Expired]
+) -> None:
+    failed = first_sync_expired[k].failed
+    last = failed.messages[-1]
+    assert last["type"] == "TRACE", failed.describe()
+    error = last["trace"]["error"]
+
+    assert error["failure_type"] == "config_error"
+    assert error["message"].startswith("Meta rejected the access token (code 190/463")
+    assert "Generate a new Page access token" in error["message"]
+    assert "stream_descriptor" not in error or error["stream_descriptor"] is None
+
+
+@pytest.mark.parametrize("k", EXPIRES_AFTER_CALLS)
+def test_given_a_sync_whose_token_expires_when_it_fails_then_every_error_is_clear_and_config(
+    k: int, first_sync_expired: Mapping[int, Expired]
+) -> None:
+    errors = first_sync_expired[k].failed.trace_errors
+    assert errors
+    for error in errors:
+        assert error["failure_type"] == "config_error"
+        assert "Generate a new Page access token" in error["message"]
+        assert "http://" not in error["message"]
+        assert "AirbyteTracedException(" not in error["message"]
