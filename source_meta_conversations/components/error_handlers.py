@@ -30,7 +30,8 @@ from source_meta_conversations.sync.waits import SYNC_WAITS
 
 LOGGER = logging.getLogger("airbyte")
 # What ``GraphUsageWatcher.max_time`` allows one request's attempts beyond the sync's wait bound:
-# the time the attempts themselves take (at most 10 of them), with room.
+# the time the attempts themselves take, 10 of at most the manifest's connect (10 s) and read
+# (90 s, per silent gap) timeouts, with room.
 ATTEMPTS_ALLOWANCE_SECONDS = 3600
 
 
