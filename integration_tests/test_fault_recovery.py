@@ -9,6 +9,7 @@ sandbox's counters.
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -337,3 +338,24 @@ def test_given_a_sync_whose_token_expires_when_it_fails_then_every_error_is_clea
         assert "Generate a new Page access token" in error["message"]
         assert "http://" not in error["message"]
         assert "AirbyteTracedException(" not in error["message"]
+
+
+# ---------------------------------------------------------------------------------- secrets
+APP_SECRET = "fault-recovery-app-secret-5e1b"
+
+
+def test_given_app_secret_when_a_sync_fails_then_the_appsecret_proof_is_in_no_output(
+    start_sandbox: Callable[..., Sandbox], connector: Connector
+) -> None:
+    # The CDK quotes failed requests' URLs, whose query carries the proof, in its error traces
+    # and log lines; the connector registers the proof with the CDK's secret filter.
+    sb = start_sandbox(faults=("token-expiry:3",), app_secret=APP_SECRET)
+    config = sb.connector_config(platform="both")
+    proof = hmac.new(APP_SECRET.encode(), config["access_token"].encode(), "sha256").hexdigest()
+
+    run = connector.read(config, incremental_catalog())
+
+    assert run.returncode == 1, run.describe()
+    assert "appsecret_proof=****" in run.stdout
+    assert proof not in run.stdout
+    assert proof not in run.stderr

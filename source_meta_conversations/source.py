@@ -21,6 +21,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.cdk_adaptations.declarative_source import AdaptedDeclarativeSource
+from source_meta_conversations.credentials import register_secrets
 from source_meta_conversations.failures import FailedStreams
 from source_meta_conversations.state import PLATFORMS, prepare_state
 from source_meta_conversations.sync import start_sync
@@ -40,6 +41,7 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         state: Any = None,
     ) -> None:
         start_sync()  # one source is one sync: its waits on Meta start at zero
+        register_secrets(config)
         if config and state:
             state = prepare_state(config, state)
         super().__init__(MANIFEST_PATH, catalog=catalog, config=config, state=state)
@@ -51,6 +53,7 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         for ``platform: both`` would leave Instagram unchecked. Each platform is checked by a
         source of its own config, so that a failure names that platform's permissions.
         """
+        register_secrets(config)
         platforms = PLATFORMS if config.get("platform") == "both" else (config.get("platform"),)
         for platform in platforms:
             platform_config = {**config, "platform": platform}
@@ -83,6 +86,8 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         request URL in it); it is replaced by the first stream error that says what to do
         (failures.py).
         """
+        # The entrypoint has just replaced the registered secrets with the spec's own.
+        register_secrets(config)
         failures = FailedStreams()
         try:
             for message in super().read(logger, config, catalog, state):
