@@ -11,6 +11,8 @@ from airbyte_cdk.models import ConnectorSpecification, FailureType
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.credentials import register_secrets
+
 
 def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, Any]) -> str:
     """Turn a JSON Schema validation error into a message that names the field and the fix."""
@@ -58,6 +60,16 @@ class MetaConversationsEntrypoint(AirbyteEntrypoint):
             raise AirbyteTracedException(
                 message=message, internal_message=message, failure_type=FailureType.config_error
             )
+
+    @staticmethod
+    def set_up_secret_filter(config: Any, connection_specification: Mapping[str, Any]) -> None:
+        """The CDK's filter (the spec's secret fields), plus the appsecret_proof derived from them.
+
+        The CDK's replaces every secret registered before with the spec's; the proof is in no
+        spec field (credentials.py).
+        """
+        AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)
+        register_secrets(config)
 
 
 def entrypoint_class() -> type[AirbyteEntrypoint]:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import AirbyteConnectionStatus, FailureType, Status
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+)
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.cdk_adaptations.declarative_source import AdaptedDeclarativeSource
+from source_meta_conversations.credentials import register_secrets
+from source_meta_conversations.failures import FailedStreams
 from source_meta_conversations.state import PLATFORMS, prepare_state
 from source_meta_conversations.sync import start_sync
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
@@ -32,6 +41,7 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         state: Any = None,
     ) -> None:
         start_sync()  # one source is one sync: its waits on Meta start at zero
+        register_secrets(config)
         if config and state:
             state = prepare_state(config, state)
         super().__init__(MANIFEST_PATH, catalog=catalog, config=config, state=state)
@@ -43,6 +53,7 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         for ``platform: both`` would leave Instagram unchecked. Each platform is checked by a
         source of its own config, so that a failure names that platform's permissions.
         """
+        register_secrets(config)
         platforms = PLATFORMS if config.get("platform") == "both" else (config.get("platform"),)
         for platform in platforms:
             platform_config = {**config, "platform": platform}
@@ -61,6 +72,31 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
                     message=f"{str(platform).capitalize()}: {reason} (checked at {host})",
                 )
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """The CDK's read, its error traces masked, ending on the error to act on.
+
+        A failed read ends with the CDK's summary, the raw text of the streams' exceptions (a
+        request URL in it); it is replaced by the first stream error that says what to do
+        (failures.py).
+        """
+        # The entrypoint has just replaced the registered secrets with the spec's own.
+        register_secrets(config)
+        failures = FailedStreams()
+        try:
+            for message in super().read(logger, config, catalog, state):
+                yield failures.seen(message)
+        except AirbyteTracedException as error:
+            final = failures.final_error(error)
+            if final is error:
+                raise
+            raise final from None
 
     @classmethod
     def from_args(cls, argv: list[str]) -> SourceMetaConversations:

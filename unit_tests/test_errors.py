@@ -467,11 +467,11 @@ class TestRetriedErrors:
         assert error.failure_type == FailureType.transient_error, error.message
         http_mocker.assert_number_of_calls(request, MAX_RETRIES + 1)
 
-    def test_given_html_on_http_200_when_read_then_transient_error_not_an_early_end(
+    def test_given_html_on_http_200_every_time_when_read_then_transient_error_not_an_early_end(
         self, http_mocker: HttpMocker
     ) -> None:
-        # A 200 is a success for the error handler; the paginator refuses a body that is not a
-        # Graph list instead of reading it as the end of the list.
+        # A 200 whose body is not a Graph list is asked for again like a 5xx (the cases are in
+        # test_faults_broken_body); one that stays broken ends the sync, not the list early.
         request = RequestBuilder.conversations().build()
         http_mocker.get(request, not_json(200, "<html>oops</html>"))
 
@@ -479,8 +479,9 @@ class TestRetriedErrors:
 
         error = stream_error(output, STREAM)
         assert error.failure_type == FailureType.transient_error
-        assert "not a Graph list" in error.message
+        assert "HTTP 200 with a body that is not JSON" in error.message
         assert records_of(output, STREAM) == []
+        http_mocker.assert_number_of_calls(request, MAX_RETRIES + 1)
 
 
 class TestIgnoredErrors:

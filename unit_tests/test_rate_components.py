@@ -446,12 +446,12 @@ class TestGraphUsageWatcher:
     @pytest.mark.parametrize(
         ("max_retries_value", "expected"), [(8, 8), ("8", 8), ("3", 3)], ids=["int", "str", "other"]
     )
-    def test_given_max_retries_value_when_read_then_int_and_no_max_time(
+    def test_given_max_retries_value_when_read_then_int(
         self, max_retries_value: int | str, expected: int
     ) -> None:
         watcher = _watcher([], max_retries_value=max_retries_value)
 
-        assert (watcher.max_retries, watcher.max_time) == (expected, None)
+        assert watcher.max_retries == expected
 
 
 class TestGraphUsageBackoffRetryBound:

@@ -10,12 +10,14 @@ module                     what it changes                                      
 =========================  ==========================================================  =========
 fast_dpath                 ``dpath.get`` answers literal paths without a glob walk     process
 page_size                  the retriever's ``PageSizeReducer`` grows back gradually    process
-single_flight              ``CachedLimiterSession.send``: one call per page at a time  process
+single_flight              ``CachedLimiterSession.send``: one call per page at once;   process
+                           no broken 200 kept in the cache
 startup                    ``inspect.getsource``/``ast.parse`` during the CDK import,  process,
                            then ``gc.freeze`` (run.py only)                            import
 factory                    the source's component factory (lazy children, cursors,     source
                            the answer-window rate policy)
-checkpoint_cursors         the cursors' classes: a checkpoint per conversations page   source
+checkpoint_cursors         the cursors' classes: a checkpoint per conversations page;  source
+                           a child's watermark kept when its listing fails
 memory                     finished futures and per-partition cursors are not kept     source
 interleave                 the children's parents read both platforms in turn          source
 declarative_source         applies the above; skips the stream group when reading      source

@@ -23,7 +23,8 @@ of the resumed listing, and only then does it become the newest ``updated_time``
   included) is the CDK's, and moves once every conversation of a page was read.
   ``ParentPageCheckpoints`` writes a state message each time it moves, instead of at most every
   10 minutes. Their ``created_time`` watermark stays the CDK's global cursor, which moves only at
-  the end of the sync (messages of later conversations are older).
+  the end of the sync (messages of later conversations are older), and only when the listing was
+  read to its end: a sync that fails mid-listing keeps the watermark it started with.
 - A saved cursor Meta no longer accepts (items were deleted) is refused with code 100;
   ``ResumeCursorRefusal`` then lists the platform from the top again, down to the same watermark.
 """
@@ -235,14 +236,31 @@ class ListingCheckpoints(ConcurrentPerPartitionCursor):
 
 
 class ParentPageCheckpoints(ConcurrentPerPartitionCursor):
-    """A child's cursor that writes a state each time its parent's state moves.
+    """A child's cursor: a state each time its parent's state moves, its watermark kept on failure.
 
     The CDK moves a child's ``parent_state`` once every child partition of the parent records
     read so far is closed, and with ``ListingCheckpoints`` that state moves every page of
     conversations; the CDK itself then emits at most every 10 minutes.
+
+    The ``created_time`` watermark is one for the stream (``global_substream_cursor``), and the
+    CDK moves it when the stream ends (``ensure_at_least_one_state_emitted``) to the newest
+    message seen, and the parent state to where the parent's listing got to, as soon as no
+    partition is left open: also when the listing itself failed (an expired token on the next
+    conversations page). The resumed sync then continued the listing after the saved cursor,
+    where conversations are older than that newest message, and filtered out their messages: a
+    two-platform sync whose token expired after two or three calls, resumed with a valid token,
+    never delivered 131 to 151 of its 759 message details. And the parent state it took was the
+    listing's, which is past the last conversations of the page: the CDK fetches parent records
+    ahead of making them partitions (two, through its two generators), so when the next page
+    failed those were never read, and the resumed sync started after them.
+
+    So the watermark moves only when the listing was read to its end (``stream_slices``
+    exhausted, every partition made); otherwise the stream ends with the watermark it started
+    with and the parent state of the pages whose conversations were all read.
     """
 
     _checkpointed_parent_state: Any
+    _listed_to_the_end: bool
 
     @classmethod
     def adopt(cls, cursor: ConcurrentPerPartitionCursor) -> ParentPageCheckpoints:
@@ -250,7 +268,26 @@ class ParentPageCheckpoints(ConcurrentPerPartitionCursor):
         cursor.__class__ = cls
         adopted: ParentPageCheckpoints = cursor  # type: ignore[assignment]
         adopted._checkpointed_parent_state = copy.deepcopy(adopted._parent_state)
+        adopted._listed_to_the_end = False
         return adopted
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        """The CDK's slices; remembers whether the parent's listing was read to its end."""
+        yield from super().stream_slices()
+        self._listed_to_the_end = True
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        """The CDK's final state when the listing ended; else the last safe one, again.
+
+        With the listing unfinished, the watermark, lookback and parent state stay what the
+        partitions closed so far made them (the parent state moves only past pages whose
+        conversations were all read): a resumed sync goes on from there with the old watermark.
+        """
+        if self._listed_to_the_end:
+            super().ensure_at_least_one_state_emitted()
+            return
+        with self._lock:
+            self._emit_state_message(throttle=False)
 
     def _throttle_state_message(self) -> float | None:
         if self._parent_state and self._parent_state != self._checkpointed_parent_state:

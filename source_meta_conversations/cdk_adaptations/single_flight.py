@@ -22,6 +22,12 @@ An answer the cache does not keep (an error: only 200s are cached) is handed to 
 that waited for it, so that each goes through its own error handler (retry, backoff, smaller
 page) with the same answer instead of calling Meta again for the page. A reader that comes after
 such an answer was handed out sends its own request.
+
+A 200 whose body is not a Graph page (cut short by a dropped connection, an HTML error page) is
+not kept either: requests-cache stores every 200 as it arrives, before any error handler sees
+it, so the retry ``GraphUsageWatcher`` asks for would read the same broken body back from the
+cache until the retries ran out. Its entry is deleted here, where the session, its cache and
+the key are at hand, and the answer is handed to the waiting readers like an error.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from source_meta_conversations.cdk_adaptations.registry import (
     check_parameters,
     named_in_methods,
 )
+from source_meta_conversations.components.decoders import graph_page_problem
 
 Send = Callable[..., requests.Response]
 
@@ -50,6 +57,7 @@ class _Flight:
 
     done: threading.Event = field(default_factory=threading.Event)
     response: requests.Response | None = None
+    cached: bool = False
 
 
 class SingleFlight:
@@ -82,6 +90,7 @@ class SingleFlight:
         if leader:
             try:
                 flight.response = wrapped(session, request, **kwargs)
+                flight.cached = _keep_only_readable(session, flight.response)
                 return flight.response
             finally:
                 with self._lock:
@@ -89,7 +98,7 @@ class SingleFlight:
                 flight.done.set()
         flight.done.wait()
         response = flight.response
-        if response is not None and response.status_code not in session.settings.allowable_codes:
+        if response is not None and not flight.cached:
             return response  # not cached: the same answer, not a second call for it
         return wrapped(session, request, **kwargs)  # from the cache (or, if it failed, our own)
 
@@ -97,6 +106,18 @@ class SingleFlight:
         """How many requests are being sent now (for tests)."""
         with self._lock:
             return len(self._flights)
+
+
+def _keep_only_readable(session: CachedLimiterSession, response: requests.Response) -> bool:
+    """Whether ``response`` is (still) in the cache; a 200 that is not a Graph page is dropped."""
+    if response.status_code not in session.settings.allowable_codes:
+        return False
+    if getattr(response, "from_cache", False) or graph_page_problem(response) is None:
+        return True
+    key = getattr(response, "cache_key", None)
+    if key:
+        session.cache.delete(key)
+    return False
 
 
 SINGLE_FLIGHT = SingleFlight()

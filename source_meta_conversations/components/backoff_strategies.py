@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.components.decoders import graph_page_problem, parsed_body
 from source_meta_conversations.components.usage import regain_access_seconds
 from source_meta_conversations.sync.waits import SYNC_WAITS
 
@@ -88,15 +90,48 @@ class GraphUsageBackoff(BackoffStrategy):
 def _describe_failure(
     response_or_exception: requests.Response | requests.RequestException | None,
 ) -> str:
-    """Meta's last answer in a few words: the Graph error code and message, or the exception."""
+    """Meta's last answer in a few words: the Graph error, the broken body, or what failed.
+
+    Never the exception's own text: requests writes the request's URL into it (query string
+    included).
+    """
     if isinstance(response_or_exception, requests.Response):
-        try:
-            error = response_or_exception.json().get("error") or {}
-        except (ValueError, AttributeError):
-            error = {}
+        body = parsed_body(response_or_exception)
+        error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and error.get("code") is not None:
             return f"last answer: error {error.get('code')}, {error.get('message', '')!s}".strip()
-        return f"last answer: HTTP {response_or_exception.status_code}"
+        status = response_or_exception.status_code
+        problem = graph_page_problem(response_or_exception) if status == 200 else None
+        if problem is not None:
+            return f"last answer: HTTP 200 with a body that {problem}"
+        return f"last answer: HTTP {status}"
     if response_or_exception is not None:
-        return f"last failure: {type(response_or_exception).__name__}: {response_or_exception}"
+        return f"last failure: {_describe_exception(response_or_exception)}"
     return "no answer"
+
+
+def _describe_exception(exception: BaseException) -> str:
+    """What a transport failure means, with the system's reason when it gives one; no URL.
+
+    Example: ``ConnectionError("HTTPSConnectionPool(host='graph.facebook.com', port=443): Max
+    retries exceeded with url: /v26.0/1/conversations?... (Caused by NewConnectionError('...:
+    Failed to establish a new connection: [Errno -2] Name or service not known'))")`` gives "the
+    connection to Meta's server failed or was dropped ([Errno -2] Name or service not known)".
+    """
+    meaning = next(
+        (text for kind, text in _TRANSPORT_FAILURES if isinstance(exception, kind)),
+        f"{type(exception).__name__} while calling Meta",
+    )
+    reason = _ERRNO.search(str(exception))
+    return f"{meaning} ({reason.group(0).strip()})" if reason else meaning
+
+
+# The operating system's reason inside requests' text, e.g. "[Errno 111] Connection refused".
+_ERRNO = re.compile(r"\[Errno [^\]]*\][^'\")(]*")
+# Most specific first: the timeouts are ConnectionErrors too.
+_TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (requests.ConnectTimeout, "Meta's server did not accept the connection in time"),
+    (requests.ReadTimeout, "Meta's server sent nothing for longer than the read timeout"),
+    (requests.exceptions.ChunkedEncodingError, "the connection dropped while the answer came in"),
+    (requests.ConnectionError, "the connection to Meta's server failed or was dropped"),
+)

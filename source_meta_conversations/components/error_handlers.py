@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.error_handlers import HttpResponseFilter
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
@@ -20,36 +22,52 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
 )
 from airbyte_cdk.sources.types import Config
 
+from source_meta_conversations.components.decoders import graph_page_problem, parsed_body
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
 from source_meta_conversations.sync.listings import RESUME_CURSORS, STALE_CURSOR_TEXT
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
+from source_meta_conversations.sync.waits import SYNC_WAITS
 
 LOGGER = logging.getLogger("airbyte")
+# What ``GraphUsageWatcher.max_time`` allows one request's attempts beyond the sync's wait bound:
+# the time the attempts themselves take, 10 of at most the manifest's connect (10 s) and read
+# (90 s, per silent gap) timeouts, with room.
+ATTEMPTS_ALLOWANCE_SECONDS = 3600
 
 
 @dataclass
 class GraphUsageWatcher(ErrorHandler):
-    """Read Meta's usage headers on every response and pause before the budget runs out.
+    """Read Meta's usage headers on every response, pause when asked, and check every 200.
 
-    Runs first in a ``CompositeErrorHandler``. It decides only that a 200 is a success, so
-    the error table after it (each of whose filters would parse the body again, and a Graph
-    page can be hundreds of kB) runs for errors alone; for anything else it returns None and
-    the next handler decides. Graph answers errors with 4xx/5xx; a 200 whose body is not a
-    Graph page is refused by ``GraphCursorPagination``, never read as the end of a list.
-    On a fresh (not cached) successful answer it pauses the
-    calling thread for ``estimated_time_to_regain_access`` when Meta reports one, or for one
-    rate window (``window_seconds``) once any usage value passes ``threshold`` percent: more
-    than the window's budget is spent, so someone besides this sync is calling for the Page.
-    Up to 100% is this sync's own pacing at ``max_requests_per_second`` (the API budget keeps
-    it there), which needs no pause. Throttled answers are waited on by ``GraphUsageBackoff``;
-    here they are only read and logged.
+    Runs first in a ``CompositeErrorHandler``. It decides the 200s; for anything else it returns
+    None and the next handler (the error table) decides.
+
+    - A 200 is a success only once its body is a Graph list page (``{"data": [...]}``). A 200
+      whose body is cut short, is not JSON, or is JSON without a ``data`` list (a dropped
+      connection behind a proxy, an HTML error page) is retried like a 5xx: with backoff,
+      counted against ``max_wait_minutes``, at most ``max_retries`` times, after which
+      ``GraphUsageBackoff`` ends the sync with a transient error naming that answer. A 200 with
+      Graph's ``error`` envelope goes to the error table. The body is parsed once for every
+      reader of the page (``components.decoders.parsed_body``).
+    - On a fresh (not cached) successful answer it pauses the calling thread for
+      ``estimated_time_to_regain_access`` when Meta reports one, or for one rate window
+      (``window_seconds``) once any usage value passes ``threshold`` percent: more than the
+      window's budget is spent, so someone besides this sync is calling for the Page. Up to 100%
+      is this sync's own pacing at ``max_requests_per_second`` (the API budget keeps it there),
+      which needs no pause. Each pause counts against the sync's wait bound
+      (``max_total_wait_seconds``, shared with the backoff in ``SYNC_WAITS``); a pause that would
+      pass it ends the sync with a transient error instead (the page that asked for the pause is
+      read again by the next sync). Throttled answers are waited on by ``GraphUsageBackoff``;
+      here they are only read and logged.
 
     Why a component: the CDK's API budget only understands plain numeric rate-limit headers, and
     Meta's are JSON per object (source-facebook-marketing misses the throttled answer's headers
-    this way: airbytehq/airbyte #86316).
+    this way: airbytehq/airbyte #86316); and no manifest filter can tell a 200 whose body is broken
+    from a good one without parsing every page again in each filter.
 
     Example: a 200 carrying ``X-App-Usage: {"call_count": 120, ...}`` pauses one window; one
-    with ``estimated_time_to_regain_access: 2`` pauses 120 s; one at 100% does not pause.
+    with ``estimated_time_to_regain_access: 2`` pauses 120 s; one at 100% does not pause; a 200
+    whose body is ``{"data": [{"id": "t_1"`` is retried.
     """
 
     config: Config
@@ -57,9 +75,15 @@ class GraphUsageWatcher(ErrorHandler):
     threshold: int = 100
     window_seconds: float = 1.0
     max_retries_value: int | str = 8
+    max_total_wait_seconds: int | str = 1800
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._max_retries = int(self.max_retries_value)
+        self._bound = float(
+            InterpolatedString.create(str(self.max_total_wait_seconds), parameters=parameters).eval(
+                self.config
+            )
+        )
         self._sleep = time.sleep
         self._high_water = 0
         self._lock = threading.Lock()
@@ -71,31 +95,55 @@ class GraphUsageWatcher(ErrorHandler):
 
     @property
     def max_time(self) -> int | None:
-        """No time limit of its own."""
-        return None
+        """Seconds the CDK allows one request's retries, from its first attempt: never the limit.
+
+        The CDK gives up on a request once this long passed since its first attempt (600 s
+        unless a handler says more; the composite takes the largest), with a message that is
+        neither clear nor Meta's: waits Meta asks for (minutes each) reach it long before
+        ``max_wait_minutes`` (30 by default). The sync's wait bound and the retry count must
+        decide first, so this is the wait bound plus an hour for the attempts themselves.
+        """
+        return int(self._bound) + ATTEMPTS_ALLOWANCE_SECONDS
 
     def interpret_response(self, response: requests.Response | Exception | None) -> ErrorResolution:
-        """Read the usage and pause if the budget is overspent; a 200 is a success."""
+        """Pause if the budget is overspent; a 200 is a success when its body is a Graph page."""
         if not isinstance(response, requests.Response):
             return None  # type: ignore[return-value]  # an exception: the next handler decides
+        fresh = not getattr(response, "from_cache", False)
+        percent = 0
         # A response replayed from the HTTP cache cost no call and carries old usage figures.
-        if not getattr(response, "from_cache", False):
+        if fresh:
             VERSION_FALLBACKS.observe(response)
             percent = usage_percent(response)
             self._log_rise(percent)
-            if response.status_code == 200:
-                self._pause_if_overspent(response, percent)
-        if response.status_code == 200:
-            return SUCCESS_RESOLUTION
-        return None  # type: ignore[return-value]  # None lets the composite ask the next handler
+        if response.status_code != 200:
+            return None  # type: ignore[return-value]  # None lets the composite ask the next handler
+        if _is_error_envelope(response):
+            return None  # type: ignore[return-value]  # a Graph error sent with 200: the table
+        problem = graph_page_problem(response)
+        if problem is not None:
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=(
+                    f"Meta's Graph API answered 200 with a body that {problem}; asking again."
+                ),
+            )
+        if fresh:
+            self._pause_if_overspent(response, percent)
+        return SUCCESS_RESOLUTION
 
     def _pause_if_overspent(self, response: requests.Response, percent: int) -> None:
-        """Sleep for Meta's named wait, or one window once usage passed the threshold."""
+        """Sleep for Meta's named wait, or one window once usage passed the threshold.
+
+        The pause counts against the sync's wait bound; one that would pass it raises instead.
+        """
         wait = regain_access_seconds(response)
         if wait is None and percent > self.threshold:
             wait = self.window_seconds
         if not wait:
             return
+        SYNC_WAITS.add(wait, self._bound)
         if wait > self.window_seconds:
             LOGGER.info(
                 "Meta reports %d%% of the call budget used and asks to wait; pausing %.0f s "
@@ -113,6 +161,12 @@ class GraphUsageWatcher(ErrorHandler):
                 return
             self._high_water = level
         LOGGER.info("Meta reports %d%% of the Page's or app's call budget used.", percent)
+
+
+def _is_error_envelope(response: requests.Response) -> bool:
+    """Whether the (parsed) body is Graph's ``{"error": ...}`` envelope."""
+    body = parsed_body(response)
+    return isinstance(body, dict) and "error" in body
 
 
 @dataclass
