@@ -10,6 +10,10 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 
+# Far below any wait, far above a float's rounding of clock readings in seconds.
+ROUNDING_SECONDS = 1e-6
+
+
 class WaitLedger:
     """The time this sync has spent waiting on Meta, shared by every stream's backoff.
 
@@ -47,7 +51,9 @@ class WaitLedger:
             spans = _merge(self._spans, (start, start + wait))
             waited = sum(end - begin for begin, end in self._spans)
             total = sum(end - begin for begin, end in spans)
-            if total > bound:
+            # Spans are clock readings plus waits: their lengths carry the float's rounding, so
+            # a wait that exactly reaches the bound can come out a hair above it.
+            if total > bound + ROUNDING_SECONDS:
                 raise AirbyteTracedException(
                     message=(
                         f"Meta kept this Page throttled or unavailable: this sync already waited "
