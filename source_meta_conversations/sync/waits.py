@@ -9,7 +9,6 @@ from collections.abc import Callable
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-
 # Far below any wait, far above a float's rounding of clock readings in seconds.
 ROUNDING_SECONDS = 1e-6
 
