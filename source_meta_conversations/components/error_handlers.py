@@ -22,6 +22,7 @@ from airbyte_cdk.sources.types import Config
 
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
 from source_meta_conversations.sync.listings import RESUME_CURSORS, STALE_CURSOR_TEXT
+from source_meta_conversations.sync.progress import CALLS
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 
 LOGGER = logging.getLogger("airbyte")
@@ -80,6 +81,7 @@ class GraphUsageWatcher(ErrorHandler):
             return None  # type: ignore[return-value]  # an exception: the next handler decides
         # A response replayed from the HTTP cache cost no call and carries old usage figures.
         if not getattr(response, "from_cache", False):
+            CALLS.answered(response)
             VERSION_FALLBACKS.observe(response)
             percent = usage_percent(response)
             self._log_rise(percent)
