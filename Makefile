@@ -42,7 +42,7 @@ lock: install
 		--output-file requirements-pyairbyte.lock setup.py
 
 demo: install
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo --html .demo/answers.html
 
 lint: install
 	$(BIN)/ruff check .

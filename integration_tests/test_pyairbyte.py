@@ -12,7 +12,9 @@ Not in the main pytest run (marker ``pyairbyte``): the main venv has no PyAirbyt
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +23,16 @@ from typing import Any
 
 import pytest
 
+from demo.answers import ask
+from demo.warehouse import load
 from integration_tests.conftest import (
     DETAILED_MESSAGES,
     ROOT,
     STREAMS,
     ExpectedRead,
     expected_read,
+    full_refresh_catalog,
+    parse_messages,
 )
 from meta_graph_sandbox import Sandbox
 
@@ -48,6 +54,7 @@ class Synced:
     joined: int  # message_details rows whose conversation_id is a conversations row
     details_per_conversation: dict[str, int]
     records_read: int  # what PyAirbyte's read result counted, all streams
+    answers: dict[str, list[tuple[Any, ...]]]  # the demo's questions, asked of the cache
 
 
 @dataclass
@@ -58,6 +65,7 @@ class Story:
     first: Synced
     second: Synced
     first_world: ExpectedRead  # the records a full read of the world before the change gives
+    demo_answers: dict[str, list[tuple[Any, ...]]]  # the demo's, from a read of that world
     new_message_ids: set[str]
     changed_conversations: set[str]
 
@@ -116,7 +124,14 @@ def sync(ab: Any, config: dict[str, Any]) -> Synced:
             "LEFT JOIN message_details AS d ON d.conversation_id = c.id GROUP BY c.id",
         )
     }
-    return Synced(ids, conversations, int(joined), per_conversation, result.processed_records)
+    raw = cache.get_sql_engine().raw_connection()
+    try:
+        answers = {key: answer.rows for key, answer in ask(raw).items()}
+    finally:
+        raw.close()
+    return Synced(
+        ids, conversations, int(joined), per_conversation, result.processed_records, answers
+    )
 
 
 def _rows(cache: Any, sql: str) -> list[Any]:
@@ -127,12 +142,17 @@ def _rows(cache: Any, sql: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def story(pyairbyte: Any, start_sandbox: Callable[..., Sandbox]) -> Story:
+def story(
+    pyairbyte: Any,
+    start_sandbox: Callable[..., Sandbox],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Story:
     """Sync, change the sandbox's world through its admin API, sync again."""
     sandbox = start_sandbox(seed=SEED)
     config = sandbox.connector_config(platform="both")
     first_world = expected_read(sandbox)
     first = sync(pyairbyte, config)
+    demo_answers = answers_as_the_demo_loads(config, tmp_path_factory.mktemp("demo"))
 
     summary = sandbox.world.summary()
     new_ids: list[str] = []
@@ -152,12 +172,39 @@ def story(pyairbyte: Any, start_sandbox: Callable[..., Sandbox]) -> Story:
     new_ids += [m["id"] for m in sandbox.world.messages(created)]
 
     second = sync(pyairbyte, config)
-    return Story(sandbox, first, second, first_world, set(new_ids), changed)
+    return Story(sandbox, first, second, first_world, demo_answers, set(new_ids), changed)
+
+
+def answers_as_the_demo_loads(config: dict[str, Any], workdir: Path) -> dict[str, list[Any]]:
+    """The demo's answers from a read of the installed command, loaded as ``make demo`` loads it."""
+    import duckdb
+
+    (workdir / "config.json").write_text(json.dumps(config))
+    (workdir / "catalog.json").write_text(json.dumps(full_refresh_catalog()))
+
+    def run(*args: str) -> list[dict[str, Any]]:
+        done = subprocess.run(
+            [str(EXECUTABLE), *args, "--config", str(workdir / "config.json")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return parse_messages(done.stdout)
+
+    [catalog] = [m["catalog"] for m in run("discover") if m["type"] == "CATALOG"]
+    records = [
+        m["record"]
+        for m in run("read", "--catalog", str(workdir / "catalog.json"))
+        if m["type"] == "RECORD"
+    ]
+    with duckdb.connect() as connection:
+        load(connection, catalog["streams"], records)
+        return {key: answer.rows for key, answer in ask(connection).items()}
 
 
 def _admin(sandbox: Sandbox, route: str, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /_sandbox/<route>``: how docs/sandbox.md changes the world between syncs."""
-    import json
     import urllib.request
 
     request = urllib.request.Request(  # noqa: S310 (the sandbox on loopback)
@@ -199,6 +246,13 @@ class TestFirstSync:
         assert {n: len(ids) - len(set(ids)) for n, ids in story.first.ids.items()} == dict.fromkeys(
             STREAMS, 0
         )
+
+    def test_given_the_pyairbyte_cache_when_the_demo_questions_are_asked_then_the_demos_answers(
+        self, story: Story
+    ) -> None:
+        # The SQL the docs show runs on PyAirbyte's cache as on the demo's tables.
+        assert story.first.answers == story.demo_answers
+        assert story.first.answers["first_reply"]
 
 
 class TestIncrementalSync:
