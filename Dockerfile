@@ -29,4 +29,4 @@ ENV AIRBYTE_ENTRYPOINT="source-meta-conversations"
 ENTRYPOINT ["source-meta-conversations"]
 
 LABEL io.airbyte.name=airbyte/source-meta-conversations
-LABEL io.airbyte.version=0.1.0
+LABEL io.airbyte.version=0.1.1

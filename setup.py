@@ -46,7 +46,7 @@ PYAIRBYTE_REQUIREMENTS = [
 
 setup(
     name="source-meta-conversations",
-    version="0.1.0",
+    version="0.1.1",
     description=(
         "Airbyte source for Meta's Conversations API: Facebook Messenger and Instagram "
         "Messaging conversations, messages and message details."
