@@ -51,7 +51,8 @@ class BuiltImage:
             else "already in podman's storage"
         )
         return (
-            f"Image {self.tag} ({self.image_id[:12]}): {_mb(self.size_bytes)}, of which the base "
+            f"Image {self.tag} ({self.image_id.removeprefix('sha256:')[:12]}): "
+            f"{_mb(self.size_bytes)}, of which the base "
             f"{_mb(self.base_size_bytes)} and the connector with its locked dependencies "
             f"{_mb(self.size_bytes - self.base_size_bytes)}. Built in {self.build_seconds:.0f} s; "
             f"base {self.base}: {base}."
