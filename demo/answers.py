@@ -104,7 +104,8 @@ WITH {BUSINESS},
 newest AS (
     SELECT platform, conversation_id, created_time, "from" AS sender, message
     FROM message_details
-    QUALIFY row_number() OVER (PARTITION BY conversation_id ORDER BY created_time DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY conversation_id ORDER BY created_time DESC, id DESC)
+        = 1
 )
 SELECT n.platform,
        n.conversation_id,
@@ -115,7 +116,7 @@ SELECT n.platform,
        n.message AS last_message
 FROM newest AS n JOIN business AS b USING (platform)
 WHERE json_extract_string(n.sender, '$.id') <> b.business_id
-ORDER BY n.created_time"""  # noqa: S608 (constant SQL, no input)
+ORDER BY n.created_time, n.conversation_id"""  # noqa: S608 (constant SQL, no input)
 
 BUSIEST_HOURS = """-- Busiest hours of the day (UTC), over every message: busiest first.
 SELECT hour(created_time) AS hour_utc,

@@ -253,6 +253,19 @@ class TestWaiting:
         # Waiting is counted to the newest message synced (minute 90).
         assert answer.column("waiting") == [timedelta(minutes=60), timedelta(0)]
 
+    def test_given_two_customers_who_wrote_in_the_same_second_when_asked_then_a_stable_order(
+        self,
+    ) -> None:
+        # Graph's times are to the second: ties happen, and the answer must not depend on them.
+        inbox = Inbox()
+        first = inbox.conversation("messenger", "1", [("customer", 10)])
+        second = inbox.conversation("messenger", "2", [("customer", 10)])
+        inbox.records.reverse()  # the order records arrive in does not matter
+
+        answer = inbox.answers()["waiting"]
+
+        assert answer.column("conversation_id") == sorted([first, second])
+
 
 class TestBusiestHours:
     def test_given_messages_at_three_hours_when_asked_then_busiest_first_with_share(self) -> None:
