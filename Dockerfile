@@ -20,9 +20,12 @@ COPY source_meta_conversations ./source_meta_conversations
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
     && rm -rf build ./*.egg-info
 
-# Not root: uid 1000, Airbyte's `airbyte` user where the base has it (Airbyte's bases do), created
-# where it does not (a plain Python base). Numeric, so that a platform can verify runAsNonRoot.
-RUN getent passwd 1000 >/dev/null || useradd --create-home --uid 1000 --user-group airbyte
+# Not root: uid 1000, the base's own user where it has one (Airbyte's bases have an `airbyte`
+# user), created as `airbyte` where it has none (a plain Python base), under another name should
+# the base's `airbyte` have another uid. Numeric, so that a platform can verify runAsNonRoot.
+RUN getent passwd 1000 >/dev/null \
+    || useradd --create-home --uid 1000 --user-group \
+        "$(getent passwd airbyte >/dev/null && echo connector || echo airbyte)"
 USER 1000:1000
 
 ENV AIRBYTE_ENTRYPOINT="source-meta-conversations"
