@@ -30,9 +30,24 @@ TEST_REQUIREMENTS = [
     "pip-tools>=7.4,<8",
 ]
 
+# What `make demo` needs besides the connector: DuckDB, to answer a support lead's questions from
+# the synced records. The same release PyAirbyte pins, so the demo's SQL runs as in its cache.
+DEMO_REQUIREMENTS = [
+    "duckdb==1.4.3",
+]
+
+# PyAirbyte, for a notebook or a script that syncs this connector into its DuckDB cache (README).
+# Its pins clash with the connector's runtime lock (it needs cryptography<47 and rich<14; the lock
+# has cryptography 50.0.2 and rich 15.0.0), so it gets a venv of its own, `.venv-pyairbyte` from
+# requirements-pyairbyte.lock, and runs the connector installed from requirements.lock as a local
+# executable: the connector runs exactly what it was tested with.
+PYAIRBYTE_REQUIREMENTS = [
+    "airbyte==0.71.3",
+]
+
 setup(
     name="source-meta-conversations",
-    version="0.1.0",
+    version="0.1.1",
     description=(
         "Airbyte source for Meta's Conversations API: Facebook Messenger and Instagram "
         "Messaging conversations, messages and message details."
@@ -44,7 +59,13 @@ setup(
     # the tests) are for development and must not land in site-packages as top-level packages.
     packages=find_packages(include=["source_meta_conversations", "source_meta_conversations.*"]),
     install_requires=MAIN_REQUIREMENTS,
-    extras_require={"tests": TEST_REQUIREMENTS},
+    extras_require={
+        "tests": TEST_REQUIREMENTS,
+        "demo": DEMO_REQUIREMENTS,
+        "pyairbyte": PYAIRBYTE_REQUIREMENTS,
+        # The PyAirbyte test's venv: PyAirbyte and pytest, nothing of the connector's test tools.
+        "pyairbyte-tests": [*PYAIRBYTE_REQUIREMENTS, "pytest>=8,<10"],
+    },
     package_data={
         "source_meta_conversations": ["manifest.yaml", "schemas/*.json", "schemas/shared/*.json"],
     },

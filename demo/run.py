@@ -3,13 +3,15 @@
 Starts the sandbox (the default data set, Messenger and Instagram), then runs the installed
 ``source-meta-conversations`` command exactly as an Airbyte platform runs a source container:
 ``spec``, ``check --config``, ``discover --config`` and ``read --config --catalog`` with a catalog
-built from the discovered streams. Raw outputs go to ``.demo/``; a short summary is printed;
-the exit code is non-zero when any command failed.
+built from the discovered streams. Then it loads the records into DuckDB (``.demo/demo.duckdb``,
+tables as a destination writes them) and prints the answers a support lead asks for first
+(demo/answers.py); ``--html PATH`` also writes them as a self-contained page with charts. Raw
+outputs go to ``.demo/``; the exit code is non-zero when any command failed.
 
 The demo is not part of the connector's package: run it from the repository root, where the
 sandbox (``meta_graph_sandbox``) is importable.
 
-    python -m demo [--seed 7] [--conversations 30] [--out .demo]
+    python -m demo [--seed 7] [--conversations 30] [--out .demo] [--html .demo/answers.html]
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from demo.answers import ask, render
+from demo.page import page
+from demo.warehouse import load, open_warehouse
 from meta_graph_sandbox import Sandbox, SandboxOptions
 
 COMMAND = "source-meta-conversations"
@@ -81,6 +86,7 @@ class Demo:
         self.out = out
         self.command = find_command()
         self.steps: list[Step] = []
+        self.streams: list[dict[str, Any]] = []  # the discovered streams
 
     def _write(self, name: str, content: Any, *, private: bool = False) -> Path:
         path = self.out / name
@@ -175,6 +181,7 @@ class Demo:
         self.spec()
         self.check(config)
         discover, streams = self.discover(config)
+        self.streams = streams
         if discover.ok:
             self.read(config, streams)
         return all(step.ok for step in self.steps) and len(self.steps) == 4
@@ -230,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SandboxOptions.seed)
     parser.add_argument("--conversations", type=int, default=SandboxOptions.conversations)
     parser.add_argument("--out", type=Path, default=Path(".demo"))
+    parser.add_argument(
+        "--html", type=Path, default=None, help="also write the answers as a page (with charts)"
+    )
     args = parser.parse_args(argv)
 
     out: Path = args.out.resolve()
@@ -245,11 +255,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo = Demo(sandbox, out)
         succeeded = demo.all()
         report = summary(demo, time.perf_counter() - started)
+    read = next((step for step in demo.steps if step.name == "read" and step.ok), None)
+    if read is not None:
+        report += answers(demo.streams, read, out, args.html)
     print(report)
     (out / "summary.txt").write_text(report)
     if not succeeded:
         print("The demo FAILED: see the lines above and the raw output.", file=sys.stderr)
     return 0 if succeeded else 1
+
+
+def answers(streams: list[dict[str, Any]], read: Step, out: Path, html: Path | None) -> str:
+    """Load the read's records into DuckDB, ask the questions; the text, and the page if asked."""
+    database = out / "demo.duckdb"
+    with open_warehouse(database) as connection:
+        rows = load(connection, streams, [m["record"] for m in read.of_type("RECORD")])
+        found = ask(connection)
+    text = render(found)
+    tables = ", ".join(f"{name} {count}" for name, count in rows.items())
+    text += (
+        f"\n\n  DuckDB: {database} ({tables} rows)."
+        "\n  The SQL: docs/meta-conversations.md, 'Answers in SQL', for your own warehouse.\n"
+    )
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        subtitle = (
+            f"{sum(rows.values())} records synced from the Graph API sandbox "
+            f"(conversations {rows.get('conversations', 0)}, messages "
+            f"{rows.get('messages', 0)}, message details {rows.get('message_details', 0)})."
+        )
+        html.write_text(page(found, subtitle), encoding="utf-8")
+        text += f"  The same as a page: {html}\n"
+    return text
 
 
 if __name__ == "__main__":

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import ConnectorSpecification, FailureType
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, FailureType
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.credentials import register_secrets
+from source_meta_conversations.sync.progress import ReadProgress
+from source_meta_conversations.sync.waits import SYNC_WAITS
 
 
 def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, Any]) -> str:
@@ -46,7 +48,31 @@ def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, 
 
 
 class MetaConversationsEntrypoint(AirbyteEntrypoint):
-    """The CDK entrypoint, with config errors that name the field to fix, not a schema dump."""
+    """The CDK entrypoint, with config errors that name the field to fix, not a schema dump, and
+    progress lines during a read (sync/progress.py)."""
+
+    def read(
+        self,
+        source_spec: ConnectorSpecification,
+        config: Any,
+        catalog: Any,
+        state: list[Any],
+    ) -> Iterable[AirbyteMessage]:
+        """The CDK's read, with a progress line per running stream every 30 s and a summary.
+
+        The lines are LOG messages in the read's own output, so they land in the sync's log in
+        order with the records they count.
+        """
+        progress = ReadProgress.for_read(config, catalog, state)
+        yield progress.first_line(config.get("max_requests_per_second") or 2)
+        try:
+            for message in super().read(source_spec, config, catalog, state):
+                yield message
+                yield from progress.observe(message)
+        except BaseException:
+            yield progress.summary(SYNC_WAITS.waited, failed=True)
+            raise
+        yield progress.summary(SYNC_WAITS.waited)
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:

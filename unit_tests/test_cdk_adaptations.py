@@ -77,8 +77,17 @@ class TestPinnedDependencies:
 
         assert {name: development.get(name) for name in runtime} == runtime
 
+    def test_given_the_runtime_lock_when_read_then_it_holds_no_demo_or_pyairbyte_package(
+        self,
+    ) -> None:
+        runtime = _locked(ROOT / "requirements.lock")
+
+        assert {"duckdb", "duckdb-engine", "airbyte", "pytest"} & set(runtime) == set()
+        assert _locked(ROOT / "requirements-dev.lock")["duckdb"] == "1.4.3"
+        assert _locked(ROOT / "requirements-pyairbyte.lock")["airbyte"] == "0.71.3"
+
     def test_given_the_locks_when_read_then_every_pin_has_a_hash(self) -> None:
-        for lock in ("requirements.lock", "requirements-dev.lock"):
+        for lock in ("requirements.lock", "requirements-dev.lock", "requirements-pyairbyte.lock"):
             entries = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / lock).read_text())
             pins = [entry for entry in entries if "==" in entry.split("\n")[0]]
             assert pins

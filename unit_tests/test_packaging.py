@@ -90,7 +90,7 @@ def test_given_the_dockerfile_when_read_then_it_installs_the_lock_and_only_the_c
     dockerfile = (ROOT / "Dockerfile").read_text()
 
     assert "--require-hashes -r requirements.lock" in dockerfile
-    assert "--no-deps ." in dockerfile
+    assert "--no-deps --no-build-isolation ." in dockerfile
     copied = [line.split()[1:-1] for line in dockerfile.splitlines() if line.startswith("COPY")]
     sources = {source for sources in copied for source in sources}
     assert sources == {

@@ -525,6 +525,15 @@ class TestWaitLedger:
         assert ledger.add(20, bound=60) == 30
         assert ledger.waited == 30
 
+    def test_given_a_clock_reading_that_rounds_when_a_wait_reaches_the_bound_then_accepted(
+        self,
+    ) -> None:
+        # (248.27100000000002 + 1800) - 248.27100000000002 == 1800.0000000000002 in floats:
+        # the span of a wait of exactly the bound measures a hair longer than the bound.
+        ledger = WaitLedger(clock=lambda: 248.27100000000002)
+
+        assert ledger.add(1800.0, bound=1800.0) == pytest.approx(1800.0)
+
     def test_given_two_threads_when_they_wait_at_once_then_the_time_counts_once(self) -> None:
         now = [100.0]
         ledger = WaitLedger(clock=lambda: now[0])

@@ -25,6 +25,7 @@ from airbyte_cdk.sources.types import Config
 from source_meta_conversations.components.decoders import graph_page_problem, parsed_body
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
 from source_meta_conversations.sync.listings import RESUME_CURSORS, STALE_CURSOR_TEXT
+from source_meta_conversations.sync.progress import CALLS
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 from source_meta_conversations.sync.waits import SYNC_WAITS
 
@@ -113,6 +114,7 @@ class GraphUsageWatcher(ErrorHandler):
         percent = 0
         # A response replayed from the HTTP cache cost no call and carries old usage figures.
         if fresh:
+            CALLS.answered(response)
             VERSION_FALLBACKS.observe(response)
             percent = usage_percent(response)
             self._log_rise(percent)

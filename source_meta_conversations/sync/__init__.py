@@ -1,4 +1,4 @@
-"""What one sync shares across its streams and threads: its waits, version answers and listings.
+"""What one sync shares across its streams and threads: waits, version answers, listings, calls.
 
 Each registry is module-level, since the CDK builds the components that use it (each stream's
 backoff, each requester's error handlers) without a way to pass them a shared object; the source
@@ -8,12 +8,14 @@ starts them afresh when it is built (one source is one sync): ``start_sync``.
 from __future__ import annotations
 
 from source_meta_conversations.sync.listings import RESUME_CURSORS
+from source_meta_conversations.sync.progress import CALLS
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 from source_meta_conversations.sync.waits import SYNC_WAITS
 
 
 def start_sync() -> None:
-    """Forget the waits, version answers and resume cursors of a previous sync in this process."""
+    """Forget the waits, version answers, resume cursors and calls of a previous sync."""
     SYNC_WAITS.reset()
+    CALLS.reset()
     VERSION_FALLBACKS.reset()
     RESUME_CURSORS.reset()
