@@ -97,7 +97,8 @@ def markdown_report(
 
 Written by `{command}` on {started.strftime("%Y-%m-%d %H:%M UTC")} ({duration(elapsed_s)} for the
 whole bench). Every figure below was measured by that run; nothing in this file is typed by hand.
-Run it again to refresh it.
+Run it again to refresh it. What a change cost, before and after, measured side by side:
+[benchmark-comparisons.md](benchmark-comparisons.md).
 
 ## Machine
 
