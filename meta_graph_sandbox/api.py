@@ -15,12 +15,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from meta_graph_sandbox import fields as f
 from meta_graph_sandbox.auth import (
+    TokenInfo,
     TokenStore,
     require_permissions,
     token_from_header,
@@ -38,7 +39,7 @@ from meta_graph_sandbox.errors import (
     reduce_data,
     syntax_error,
 )
-from meta_graph_sandbox.faults import FaultPlan, TransportFault
+from meta_graph_sandbox.faults import USAGE_HIGH_LEVEL, FaultPlan, TransportFault
 from meta_graph_sandbox.ratelimit import (
     USAGE_THRESHOLD,
     Entry,
@@ -51,6 +52,7 @@ from meta_graph_sandbox.render import (
     RenderContext,
     encode_json,
     parse_limit,
+    render_attachment_page,
     render_conversation,
     render_conversation_page,
     render_message,
@@ -110,6 +112,7 @@ class Target:
     conversation: Conversation | None = None
     seq: int | None = None
     error: GraphError | None = None
+    edge: str | None = None  # "attachments" for /{message-id}/attachments
 
 
 @dataclass
@@ -182,12 +185,12 @@ class GraphApi:
         transport = self.faults.transport()
         if transport.delay:
             self.stats.fault("slow")
+        if transport.hold:
+            self.stats.fault("hang")
         if transport.kind is not None:
             self.stats.fault(transport.kind)
         if self.latency:
-            transport = TransportFault(
-                transport.delay + self.latency, transport.kind, transport.variant
-            )
+            transport = replace(transport, delay=transport.delay + self.latency)
         if request.method == "POST" and not segments:
             result = self._batch(params, token, proof, request.base)
         else:
@@ -238,6 +241,10 @@ class GraphApi:
             )
         if found is not None:
             conversation, seq = found
+            if rest == ["attachments"]:
+                return Target(
+                    "message", conversation.platform, conversation, seq, edge="attachments"
+                )
             error = syntax_error(f"Unknown path components: {extra}") if rest else None
             return Target("message", conversation.platform, conversation, seq, error)
         return Target("other", error=object_missing(head, method.lower()))
@@ -268,9 +275,11 @@ class GraphApi:
         try:
             if "ids" in op.params:
                 raise GraphError(CODE_DEPRECATED, "(#12) The ids parameter is no longer supported")
-            fault = self.faults.operation(main_token=self.tokens.is_main(op.token))
-            if fault is not None:
-                self.stats.fault(fault.name)
+            fault = self.faults.operation(
+                main_token=self.tokens.is_main(op.token), has_after="after" in op.params
+            )
+            if fault.error is not None:
+                self.stats.fault(fault.name or "")
                 if fault.name == "rate-limit-storm":
                     full = Usage(100, 100, 100)
                     fault.error.headers.update(
@@ -287,13 +296,24 @@ class GraphApi:
             ):
                 raise instagram_not_linked()
             if target.platform is not None and target.route != "me":
-                require_permissions(info, target.platform)
+                self._require_permissions(info, target.platform, fault.revoked)
             headers: dict[str, str] = {}
             if self.limiter.enabled and target.platform is not None:
                 entry, headers = self._admit(target.platform)
             payload = self._dispatch(target, op, version)
             if entry is not None:
                 headers = self._usage_after(target.platform or MESSENGER)
+            if fault.usage_minutes is not None:
+                # Someone else spends the Page's budget: Meta says so on a successful answer.
+                self.stats.fault("usage-high")
+                high = Usage(USAGE_HIGH_LEVEL, USAGE_HIGH_LEVEL, USAGE_HIGH_LEVEL)
+                headers = usage_headers(
+                    self._object_for(target.platform or MESSENGER),
+                    target.platform or MESSENGER,
+                    high,
+                    high,
+                    regain_minutes=fault.usage_minutes,
+                )
             return OperationResult(200, payload, headers)
         except GraphError as error:
             self.stats.error(error.code)
@@ -302,6 +322,17 @@ class GraphApi:
             if entry is not None:
                 entry.wall = time.perf_counter() - started
                 entry.cpu = time.thread_time() - started_cpu
+
+    def _require_permissions(self, info: TokenInfo, platform: str, revoked: frozenset[str]) -> None:
+        """The permission check, with what the permission-revoked fault took away."""
+        if not revoked:
+            require_permissions(info, platform)
+            return
+        try:
+            require_permissions(replace(info, permissions=info.permissions - revoked), platform)
+        except GraphError:
+            self.stats.fault("permission-revoked")
+            raise
 
     # ------------------------------------------------------------------ rate limit
     def _object_for(self, platform: str) -> str:
@@ -345,24 +376,29 @@ class GraphApi:
             version=version,
             echo=echo,
             empty_page_every=self.faults.empty_page_every,
-            on_empty_page=lambda: self.stats.fault("empty-page"),
+            on_empty_page=self._empty_page_served,
         )
+
+    def _empty_page_served(self) -> None:
+        self.stats.fault("empty-page")
+        self.faults.empty_page_served()
 
     def _dispatch(self, target: Target, op: Operation, version: str) -> Any:
         if op.method not in ("GET", "HEAD"):
             raise object_missing(op.path.strip("/").split("/")[-1], op.method.lower())
-        ctx = self._render_context(op, version)
         handler: Callable[[Target, Operation, RenderContext], Any] = {
             "me": self._me,
             "conversations": self._conversations,
             "conversation": self._conversation,
             "conversation_messages": self._conversation_messages,
-            "message": self._message,
+            "message": self._message_attachments if target.edge else self._message,
         }[target.route]
         with self.world.lock:
+            # Built under the lock: an empty-page@once decision and its page go out together.
+            ctx = self._render_context(op, version)
             payload = handler(target, op, ctx)
         limit = self.faults.value("reduce-data")
-        if limit is not None and ctx.objects > limit:
+        if limit is not None and ctx.objects > limit and self.faults.data_fault("reduce-data"):
             self.stats.fault("reduce-data")
             raise reduce_data()
         return payload
@@ -446,7 +482,20 @@ class GraphApi:
         if not target.conversation.has_details(target.seq):
             raise message_deleted()
         ctx.objects += 1
-        return render_message(self.world, target.conversation, target.seq, selections)
+        return render_message(self.world, target.conversation, target.seq, selections, ctx=ctx)
+
+    def _message_attachments(self, target: Target, op: Operation, ctx: RenderContext) -> Any:
+        assert target.conversation is not None
+        assert target.seq is not None
+        if not target.conversation.has_details(target.seq):
+            raise message_deleted()
+        return render_attachment_page(
+            self.world,
+            target.conversation,
+            target.seq,
+            after=op.params.get("after"),
+            ctx=ctx,
+        )
 
     # ------------------------------------------------------------------ batch
     def _batch(

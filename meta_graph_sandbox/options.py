@@ -19,7 +19,7 @@ class SandboxOptions:
     - ``platforms``: which inboxes the Page has.
     - ``latency_ms``: added to every API answer (never to admin routes).
     - ``rate_limit``: calls per second per Page and platform; 0 turns the limiter off.
-    - ``faults``: ``PROFILE[:N]`` items, see :data:`faults.PROFILES`.
+    - ``faults``: ``PROFILE[:N][@MODE]`` items, see :data:`faults.PROFILES`.
     - ``app_secret``: when set, every call needs a matching ``appsecret_proof``.
     - ``instagram_linked``: False makes every Instagram listing answer 100/2534013.
     """
