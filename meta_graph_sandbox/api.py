@@ -276,7 +276,7 @@ class GraphApi:
             if "ids" in op.params:
                 raise GraphError(CODE_DEPRECATED, "(#12) The ids parameter is no longer supported")
             fault = self.faults.operation(
-                main_token=self.tokens.is_main(op.token), has_after="after" in op.params
+                main_token=self.tokens.is_main(op.token), after=op.params.get("after")
             )
             if fault.error is not None:
                 self.stats.fault(fault.name or "")

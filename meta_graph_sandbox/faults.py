@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
         50, "calls after which the main token lost a permission (code 200 or 10)", THRESHOLD_MODES
     ),
     "stale-cursor": Profile(
-        100, "percent of calls whose after cursor is refused as stale (code 100)"
+        100, "percent of calls whose after cursor is refused as stale (code 100); once: one cursor"
     ),
     "usage-high": Profile(
         1, "minutes to regain access that usage headers at 120% ask for (10% of answers)"
@@ -194,6 +194,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._rngs = {name: random.Random(f"faults:{seed}:{name}") for name in self.specs}
         self._fired: set[str] = set()
+        self._stale_cursor: str | None = None
         self._operations = 0
         storm_rng = self._rngs.get("rate-limit-storm")
         self._storm_start = 3 + storm_rng.randrange(6) if storm_rng else 0
@@ -228,10 +229,10 @@ class FaultPlan:
         """One draw of a profile's generator: True ``percent`` % of the time."""
         return self._rngs[name].random() * 100 < percent
 
-    def operation(self, *, main_token: bool, has_after: bool = False) -> OperationFault:
+    def operation(self, *, main_token: bool, after: str | None = None) -> OperationFault:
         """Decide the faults (if any) for the next API operation.
 
-        ``has_after``: the call carries an ``after`` cursor (only those can be stale).
+        ``after``: the ``after`` cursor the call carries (only those can be stale).
         """
         with self._lock:
             self._operations += 1
@@ -252,9 +253,8 @@ class FaultPlan:
                 hit = self._draw("transient", self.specs["transient"])
                 status = self._rngs["transient"].choice((500, 503))
                 transient = self._gate("transient", hit)
-            if "stale-cursor" in self.specs and has_after:
-                hit = self._draw("stale-cursor", self.specs["stale-cursor"])
-                stale = self._gate("stale-cursor", hit)
+            if "stale-cursor" in self.specs and after:
+                stale = self._stale(after)
             usage_minutes = None
             if "usage-high" in self.specs:
                 hit = self._draw("usage-high", USAGE_HIGH_PERCENT)
@@ -280,6 +280,19 @@ class FaultPlan:
         if revocation or usage_minutes is not None:
             return OperationFault(None, None, revocation, usage_minutes)
         return NO_FAULT
+
+    def _stale(self, after: str) -> bool:
+        """Whether the ``after`` cursor is refused (call with ``self._lock`` held).
+
+        A stale cursor stays stale: with ``once``, the first cursor the draws pick is refused
+        on every call that presents it again, and no other cursor is.
+        """
+        hit = self._draw("stale-cursor", self.specs["stale-cursor"])
+        if self.modes["stale-cursor"] != ONCE:
+            return self._gate("stale-cursor", hit)
+        if self._stale_cursor is None and hit:
+            self._stale_cursor = after
+        return after == self._stale_cursor
 
     def _in_storm(self, n: int) -> bool:
         """Whether operation ``n`` falls in a storm (call with ``self._lock`` held)."""

@@ -390,16 +390,18 @@ class TestStaleCursor:
         assert "error_subcode" not in error
         assert client.sandbox.stats()["faults"] == {"stale-cursor": 1}
 
-    def test_given_stale_cursor_once_when_retrying_the_same_cursor_then_accepted(
+    def test_given_stale_cursor_once_when_paging_then_that_cursor_stays_refused_and_no_other(
         self, make_client: Callable[..., GraphClient]
     ) -> None:
         client = make_client(faults=("stale-cursor@once",))
-        after = client.conversations(limit=5).json()["paging"]["cursors"]["after"]
+        first = client.conversations(limit=5).json()["paging"]["cursors"]["after"]
+        refused = client.conversations(limit=5, after=first)
+        again = client.conversations(limit=5, after=first)
+        other = client.conversations(limit=4).json()["paging"]["cursors"]["after"]
 
-        refused = client.conversations(limit=5, after=after)
-        accepted = client.conversations(limit=5, after=after)
+        accepted = client.conversations(limit=5, after=other)
 
-        assert refused.status_code == 400
+        assert (refused.status_code, again.status_code) == (400, 400)
         assert accepted.status_code == 200
         assert len(accepted.json()["data"]) == 5
 
