@@ -371,6 +371,12 @@ class GraphApi:
     # ------------------------------------------------------------------ handlers
     def _render_context(self, op: Operation, version: str) -> RenderContext:
         echo = [(k, v) for k, v in op.query_keys if k in ("access_token", "appsecret_proof")]
+        if self.faults.token_in_links():
+            # As if the credentials had come in the query, however they came.
+            self.stats.fault("token-in-links")
+            echo = [
+                (k, v) for k, v in (("access_token", op.token), ("appsecret_proof", op.proof)) if v
+            ]
         return RenderContext(
             base=op.base,
             version=version,
@@ -450,7 +456,7 @@ class GraphApi:
             predicate=predicate,
             ctx=ctx,
             path=path,
-            query=repeated_query(op.query_keys, limit),
+            query=repeated_query(op.query_keys, limit, ctx.echo),
         )
 
     def _conversation(self, target: Target, op: Operation, ctx: RenderContext) -> Any:
@@ -472,7 +478,7 @@ class GraphApi:
             after=params.get("after"),
             before=params.get("before"),
             ctx=ctx,
-            query=repeated_query(op.query_keys, limit),
+            query=repeated_query(op.query_keys, limit, ctx.echo),
         )
 
     def _message(self, target: Target, op: Operation, ctx: RenderContext) -> Any:

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--app-secret", default=None, help="require appsecret_proof")
     parser.add_argument(
+        "--link-base",
+        default=None,
+        help="scheme and host of paging links (default: the host the request was sent to)",
+    )
+    parser.add_argument(
         "--write-config", type=Path, default=None, help="write a ready connector config here"
     )
     parser.add_argument(
@@ -112,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit=args.rate_limit,
             faults=(args.faults,) if args.faults else (),
             app_secret=args.app_secret,
+            link_base=args.link_base,
             instagram_linked=not args.instagram_unlinked,
             host=args.host,
             port=args.port,

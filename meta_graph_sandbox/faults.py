@@ -8,7 +8,7 @@ one profile never shifts another's sequence. Two levels of decision:
   ``token-expiry``, ``permission-revoked``, ``stale-cursor``, ``usage-high``; ``reduce-data``
   and ``empty-page`` depend on the data, not on draws;
 - per HTTP response (a batch is one): ``slow``, ``hang``, ``malformed``, ``reset``,
-  ``batch-timeout``.
+  ``batch-timeout``; ``token-in-links`` per rendered answer.
 
 Each profile also has a mode (``PROFILE[:N][@MODE]``): ``sometimes`` (the draws decide each
 call), ``once`` (only the first call the draws pick, then never again: a fault that a retry
@@ -83,6 +83,10 @@ PROFILES: dict[str, Profile] = {
     ),
     "usage-high": Profile(
         1, "minutes to regain access that usage headers at 120% ask for (10% of answers)"
+    ),
+    "token-in-links": Profile(
+        100,
+        "percent of answers whose links carry the call's token and proof however they came",
     ),
     "empty-page": Profile(
         3, "every K-th page of a walk is empty but carries next (K >= 2)", THRESHOLD_MODES
@@ -306,6 +310,14 @@ class FaultPlan:
         if mode == ONCE:
             return since < length
         return since % STORM_PERIOD < length
+
+    def token_in_links(self) -> bool:
+        """Whether this answer's links repeat the call's credentials even from a header."""
+        if "token-in-links" not in self.specs:
+            return False
+        with self._lock:
+            hit = self._draw("token-in-links", self.specs["token-in-links"])
+            return self._gate("token-in-links", hit)
 
     def data_fault(self, name: str) -> bool:
         """Whether a data-dependent fault (reduce-data) may fire now; marks a ``once`` fired."""

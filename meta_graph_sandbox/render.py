@@ -167,9 +167,15 @@ def parse_limit(text: str | None) -> int:
     return min(value, MAX_LIMIT)
 
 
-def repeated_query(query: Sequence[tuple[str, str]], limit: int) -> str:
-    """A top-level edge's next URL repeats the request's own query, with limit and cursor reset."""
+def repeated_query(
+    query: Sequence[tuple[str, str]], limit: int, echo: Sequence[tuple[str, str]] = ()
+) -> str:
+    """A top-level edge's next URL repeats the request's own query, with limit and cursor reset.
+
+    ``echo``: credentials to carry even if the query did not (the ``token-in-links`` fault).
+    """
     kept = [(k, v) for k, v in query if k not in ("after", "before", "limit")]
+    kept += [(k, v) for k, v in echo if k not in {name for name, _ in kept}]
     return urlencode([*kept, ("limit", str(limit))])
 
 

@@ -163,7 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qsl(split.query, keep_blank_values=True),
             form=form,
             headers=headers,
-            base=f"http://{headers.get('host') or self.sandbox.host_port}",
+            base=self.sandbox.options.link_base
+            or f"http://{headers.get('host') or self.sandbox.host_port}",
         )
         response = self.sandbox.api.handle(request)
         self._send_api(response)

@@ -542,3 +542,42 @@ class TestAttachmentPaging:
         assert len(first["data"]) == 1
         assert following.status_code == 200
         assert following.json() == {"data": []}
+
+
+class TestTokenInLinks:
+    def test_given_token_in_links_when_token_came_in_a_header_then_every_next_link_carries_it(
+        self, make_client: Callable[..., GraphClient]
+    ) -> None:
+        client = make_client(faults=("token-in-links",), app_secret="app-secret-for-tests")
+        token = client.sandbox.access_token
+        proof = appsecret_proof(token, "app-secret-for-tests")
+        conversation_id, message_id = _conversation_with_attachment(client)
+
+        page = client.conversations(limit=5, appsecret_proof=proof).json()
+        nested = client.get(
+            conversation_id,
+            appsecret_proof=proof,
+            fields=f"messages.limit(20){{{DETAIL_FIELDS}}}",
+        ).json()
+        message = next(m for m in nested["messages"]["data"] if m["id"] == message_id)
+
+        for link in (page["paging"]["next"], message["attachments"]["paging"]["next"]):
+            query = parse_qs(urlsplit(link).query)
+            assert query["access_token"] == [token]
+            assert query["appsecret_proof"] == [proof]
+        assert client.sandbox.stats()["faults"] == {"token-in-links": 2}
+
+
+class TestLinkBase:
+    def test_given_link_base_when_paging_then_links_point_there_and_cursors_still_work(
+        self, make_client: Callable[..., GraphClient]
+    ) -> None:
+        client = make_client(link_base="https://elsewhere.example/")
+
+        first = client.conversations(limit=5).json()
+        after = first["paging"]["cursors"]["after"]
+        second = client.conversations(limit=5, after=after)
+
+        assert first["paging"]["next"].startswith("https://elsewhere.example/v26.0/")
+        assert second.status_code == 200
+        assert len(second.json()["data"]) == 5
