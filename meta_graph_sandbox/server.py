@@ -112,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             path = urlsplit(self.path).path
             sys.stderr.write(f"sandbox: {self.command} {path} {code}\n")
 
+    def handle(self) -> None:
+        """Serve the connection; a client that dies mid-connection (killed) ends it quietly."""
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_connection = True
+
     def do_GET(self) -> None:
         """GET: Graph reads and admin reads."""
         self._handle()
