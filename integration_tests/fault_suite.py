@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,6 @@ from integration_tests.conftest import (
     STREAMS,
     Connector,
     ConnectorRun,
-    assert_no_secrets,
     incremental_catalog,
     parse_messages,
 )
@@ -49,6 +49,9 @@ RUN_TIMEOUT_SECONDS = 60.0
 # minute plus the retry, short enough that today's run (no client timeout: it waits forever)
 # costs the suite little. Raise it with the connector's read timeout.
 HANG_TIMEOUT_SECONDS = 20.0
+
+# The app secret of every sandbox of the suite (a 32-hex-digit secret, like Meta's).
+APP_SECRET = "5f0c8e1d2b7a4c6e9f3a1d8b0e2c4f6a"
 
 TRANSIENT = "transient_error"
 CONFIG = "config_error"
@@ -71,19 +74,23 @@ class World:
     new_conversations: int = 0
 
     def options(self, faults: Sequence[str] = (), **extra: Any) -> SandboxOptions:
-        """The sandbox options of this world, with ``faults`` served."""
+        """The sandbox options of this world, with ``faults`` served.
+
+        Every call needs an appsecret_proof: the connector then holds all three secrets.
+        """
         return SandboxOptions(
             seed=self.seed,
             conversations=self.conversations,
             platforms=self.platforms,
             messages=self.messages,
             faults=tuple(faults),
+            app_secret=APP_SECRET,
             **extra,
         )
 
-    def start(self, stack: ExitStack, faults: Sequence[str] = ()) -> Sandbox:
+    def start(self, stack: ExitStack, faults: Sequence[str] = (), **extra: Any) -> Sandbox:
         """A sandbox of this world serving ``faults``, closed with ``stack``."""
-        sandbox = stack.enter_context(Sandbox(self.options(faults)))
+        sandbox = stack.enter_context(Sandbox(self.options(faults, **extra)))
         for _ in range(self.new_conversations):
             sandbox.world.add_conversation(self.platforms[0], 5)
         return sandbox
@@ -119,6 +126,7 @@ class FaultProfile:
     timeout: float = RUN_TIMEOUT_SECONDS
     start_killed_after: int | None = None
     start_world: World | None = None
+    links_elsewhere: bool = False
 
 
 # max_wait_minutes at its minimum: a fault that stays must end the run at that bound.
@@ -207,6 +215,19 @@ PROFILES: tuple[FaultProfile, ...] = (
         start_world=FLAT,
     ),
     FaultProfile(
+        "token-in-links",
+        ("token-in-links",),
+        COMPLETE,
+        "every next link carries the token and proof, though the token came in a header",
+    ),
+    FaultProfile(
+        "links elsewhere",
+        (),
+        COMPLETE,
+        "every next link points at another host",
+        links_elsewhere=True,
+    ),
+    FaultProfile(
         "token-expiry",
         ("token-expiry:3",),
         CONFIG,
@@ -230,12 +251,14 @@ BY_NAME = {profile.name: profile for profile in PROFILES}
 class FaultRun:
     """One run of the command: its messages, the waits it chose, whether it had to be killed.
 
-    ``waits``: (thread, seconds) of every sleep of a second or more, in order.
+    ``waits``: (thread, seconds) of every sleep of a second or more, in order; ``hung``: killed
+    at its timeout.
     """
 
     run: ConnectorRun
     waits: list[tuple[int, float]]
     hung: bool
+    files: list[Path] = field(default_factory=list)  # what the run left in its folder and TMPDIR
 
     @property
     def waited(self) -> float:
@@ -292,49 +315,86 @@ class FaultRun:
 
 
 class RecordingConnector(Connector):
-    """The installed command with its long sleeps recorded, and a timeout that kills, not raises."""
+    """The installed command as the fault suite runs it.
+
+    With the most verbose logging the CDK offers (``--debug`` and ``LOG_LEVEL=debug``: every
+    request and response is logged), its long sleeps recorded, in a working directory and a
+    ``TMPDIR`` of its own (so every file it leaves is its own: ``FaultRun.files``), and killed
+    at ``timeout`` or after its ``kill_after_states``-th STATE instead of raising.
+    """
 
     def run_recorded(
         self,
-        config: Mapping[str, Any],
-        catalog: Mapping[str, Any],
+        config: Mapping[str, Any] | None,
+        catalog: Mapping[str, Any] | None = None,
         state: Any = None,
         *,
-        timeout: float = RUN_TIMEOUT_SECONDS,
         command: str = "read",
+        timeout: float = RUN_TIMEOUT_SECONDS,
+        kill_after_states: int | None = None,
     ) -> FaultRun:
-        """Run one command to its end, or kill it at ``timeout``."""
-        args = self._args(command, config, catalog if command == "read" else None, state)
+        """Run one command to its end, or kill it."""
+        args = [*self._args(command, config, catalog, state), "--debug"]
+        folder = self.workdir / f"{self._count:03d}-{command}-run"
+        tmp = folder / "tmp"
+        tmp.mkdir(parents=True)
         sleeps = self.workdir / f"{self._count:03d}-sleeps.txt"
+        stderr_path = self.workdir / f"{self._count:03d}-stderr.txt"
         env = self._env()
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(SLEEP_RECORDER), env.get("PYTHONPATH", "")) if p
         )
-        env["CONNECTOR_SLEEP_LOG"] = str(sleeps)
-        hung = False
-        with subprocess.Popen(
-            [str(CONNECTOR_COMMAND), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=self.workdir,
-            env=env,
-        ) as process:
-            try:
-                stdout, stderr = process.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                hung = True
+        env.update(CONNECTOR_SLEEP_LOG=str(sleeps), LOG_LEVEL="debug", TMPDIR=str(tmp))
+        lines: list[str] = []
+        timed_out = threading.Event()
+        killed = False
+        with (
+            stderr_path.open("w") as stderr,
+            subprocess.Popen(
+                [str(CONNECTOR_COMMAND), *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                cwd=folder,
+                env=env,
+            ) as process,
+        ):
+
+            def on_timeout() -> None:
+                timed_out.set()
                 process.kill()
-                stdout, stderr = process.communicate()
-        run = ConnectorRun(args, process.returncode, stdout, stderr, [], killed=hung)
-        assert_no_secrets(run, config)
-        run.messages = _parse(stdout, partial=hung)
+
+            watchdog = threading.Timer(timeout, on_timeout)
+            watchdog.start()
+            try:
+                assert process.stdout is not None
+                states = 0
+                for line in process.stdout:
+                    lines.append(line)
+                    if kill_after_states and '"type":"STATE"' in line.replace(" ", ""):
+                        states += 1
+                        if states == kill_after_states:
+                            process.kill()
+                            killed = True
+                            break
+                process.stdout.close()
+                process.wait()
+            finally:
+                watchdog.cancel()
+        stdout = "".join(lines)
+        hung = timed_out.is_set()
+        run = ConnectorRun(
+            args, process.returncode, stdout, stderr_path.read_text(), [], killed or hung
+        )
+        # No secret check here: test_secrets_scan.py checks every run of the suite, by secret.
+        run.messages = _parse(stdout, partial=killed or hung)
         waits = []
         if sleeps.exists():
-            for line in sleeps.read_text().splitlines():
-                thread, seconds = line.split()
+            for entry in sleeps.read_text().splitlines():
+                thread, seconds = entry.split()
                 waits.append((int(thread), float(seconds)))
-        return FaultRun(run, waits, hung)
+        files = sorted(path for path in folder.rglob("*") if path.is_file())
+        return FaultRun(run, waits, hung, files)
 
 
 def _parse(stdout: str, *, partial: bool) -> list[dict[str, Any]]:
@@ -351,17 +411,21 @@ class Outcome:
 
     profile: FaultProfile
     clean: ConnectorRun
-    before: ConnectorRun | None  # the killed clean run a profile starts from, if any
+    before: FaultRun | None  # the killed clean run a profile starts from, if any
     faulted: FaultRun
     stats: dict[str, Any]
     resumed: FaultRun | None
+    foreign_calls: int = 0  # calls that reached the other host links pointed to
+
+    def runs(self) -> list[FaultRun]:
+        """Every run of this profile, in order."""
+        return [r for r in (self.before, self.faulted, self.resumed) if r is not None]
 
     def delivered(self) -> set[tuple[str, str]]:
         """(stream, id) of every record of the runs of this profile, resumed run included."""
-        keys = set(self.faulted.run.record_keys())
-        for run in (self.before, self.resumed.run if self.resumed else None):
-            if run is not None:
-                keys |= run.record_keys()
+        keys: set[tuple[str, str]] = set()
+        for run in self.runs():
+            keys |= run.run.record_keys()
         return keys
 
     def missing(self) -> set[tuple[str, str]]:
@@ -447,12 +511,20 @@ class FaultSuite:
         state: Any = None
         if profile.start_killed_after is not None:
             sandbox = (profile.start_world or profile.world).start(self._stack)
-            before = connector.read_killed_after_state(
-                sandbox.connector_config(), incremental_catalog(), profile.start_killed_after
+            before = connector.run_recorded(
+                sandbox.connector_config(),
+                incremental_catalog(),
+                kill_after_states=profile.start_killed_after,
             )
-            assert before.killed, before.describe()
-            state = before.latest_state()
-        faulty = profile.world.start(self._stack, profile.faults)
+            assert before.run.killed, before.run.describe()
+            assert not before.hung, before.run.describe()
+            state = before.run.latest_state()
+        foreign = None
+        extra: dict[str, Any] = {}
+        if profile.links_elsewhere:
+            foreign = World(conversations=1).start(self._stack)
+            extra["link_base"] = foreign.base_url
+        faulty = profile.world.start(self._stack, profile.faults, **extra)
         faulted = connector.run_recorded(
             faulty.connector_config(**profile.config),
             incremental_catalog(),
@@ -468,7 +540,8 @@ class FaultSuite:
                 incremental_catalog(),
                 faulted.run.latest_state() or state,
             )
-        return Outcome(profile, clean, before, faulted, stats, resumed)
+        foreign_calls = foreign.stats()["calls"] if foreign is not None else 0
+        return Outcome(profile, clean, before, faulted, stats, resumed, foreign_calls)
 
     def run_all(
         self, profiles: Sequence[FaultProfile] = PROFILES, workers: int = 3
