@@ -259,6 +259,7 @@ class FaultRun:
     waits: list[tuple[int, float]]
     hung: bool
     files: list[Path] = field(default_factory=list)  # what the run left in its folder and TMPDIR
+    config: Mapping[str, Any] | None = None  # the config it ran with
 
     @property
     def waited(self) -> float:
@@ -394,7 +395,7 @@ class RecordingConnector(Connector):
                 thread, seconds = entry.split()
                 waits.append((int(thread), float(seconds)))
         files = sorted(path for path in folder.rglob("*") if path.is_file())
-        return FaultRun(run, waits, hung, files)
+        return FaultRun(run, waits, hung, files, config)
 
 
 def _parse(stdout: str, *, partial: bool) -> list[dict[str, Any]]:
