@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from airbyte_cdk.sources.declarative.requesters.paginators.default_paginator imp
 )
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker
+from hypothesis import HealthCheck, Phase, settings
 
 from source_meta_conversations import cdk_adaptations, sync
 from source_meta_conversations.components import error_handlers
@@ -25,6 +27,31 @@ from unit_tests.mock_server.sleeps import Sleeps
 
 # No unit test reads more pages than this; a read that does is looping.
 PAGE_BUDGET = 100
+
+# The fuzzers (test_fuzz_*.py): the same examples on every run, so that ``make test`` and CI are
+# reproducible and a failure names its example; ``HYPOTHESIS_PROFILE=explore`` draws new ones,
+# ten times as many, to look for more. No example database: nothing is written to the tree.
+_NO_HEALTH_CHECKS_FOR = (HealthCheck.function_scoped_fixture, HealthCheck.too_slow)
+# No shrinking in the deterministic profile: a failing example is reported as drawn, and a
+# known failure (a strict xfail) costs one example, not a search for the smallest.
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    max_examples=40,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    deadline=None,
+    database=None,
+    suppress_health_check=_NO_HEALTH_CHECKS_FOR,
+)
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=_NO_HEALTH_CHECKS_FOR,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.hookimpl(wrapper=True)
