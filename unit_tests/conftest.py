@@ -3,6 +3,7 @@ and a strict HTTP mocker."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
@@ -117,8 +118,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     return recorder
 
 
-@pytest.fixture(autouse=True)
-def page_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def one_page_budget() -> Iterator[None]:
     """Fail a read that asks for more than ``PAGE_BUDGET`` next pages instead of hanging.
 
     A paging loop can run without a single HTTP call (the repeated pages come from the request
@@ -132,7 +133,16 @@ def page_budget(monkeypatch: pytest.MonkeyPatch) -> None:
             raise RuntimeError(f"Test page budget exceeded ({PAGE_BUDGET}): paging loops.")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DefaultPaginator, "next_page_token", guarded)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DefaultPaginator, "next_page_token", guarded)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def page_budget() -> Iterator[None]:
+    """One page budget per test (the fuzzers take one per example: ``one_page_budget``)."""
+    with one_page_budget():
+        yield
 
 
 @pytest.fixture
