@@ -162,6 +162,19 @@ def prepare_state(
                 internal_message=message_text,
                 failure_type=FailureType.config_error,
             )
+        if message.type == AirbyteStateType.GLOBAL:
+            # The CDK refuses a global state with a ValueError (a traceback) when it reads it.
+            message_text = (
+                "The saved state is a global Airbyte state (one state shared by every stream), "
+                "which this connector never writes: it keeps one state per stream. Clear the "
+                "connection's data (Airbyte: Connection > Settings > Clear data, or run read "
+                "without --state) and sync again."
+            )
+            raise AirbyteTracedException(
+                message=message_text,
+                internal_message=message_text,
+                failure_type=FailureType.config_error,
+            )
         stream_state = message.stream
         if message.type != AirbyteStateType.STREAM or stream_state is None:
             prepared.append(message)

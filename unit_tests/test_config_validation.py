@@ -227,6 +227,39 @@ class TestRunCommand:
         assert '"Page ID" (page_id)' in traces[0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("config", "catalog", "named"),
+    [
+        ("null", json.dumps({"streams": []}), "config"),
+        ("{not json", json.dumps({"streams": []}), "config"),
+        (json.dumps(ConfigBuilder().build()), "null", "catalog"),
+        (
+            json.dumps(ConfigBuilder().build()),
+            json.dumps({"streams": [{"sync_mode": 1}]}),
+            "catalog",
+        ),
+    ],
+    ids=["config-null", "config-not-json", "catalog-null", "catalog-not-a-catalog"],
+)
+def test_given_a_file_that_is_not_a_config_or_catalog_when_read_then_one_config_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, catalog: str, named: str
+) -> None:
+    # Found by test_fuzz_catalog_state.py: the CDK's reader raised, and run() let a traceback out.
+    paths = {"config": tmp_path / "config.json", "catalog": tmp_path / "catalog.json"}
+    paths["config"].write_text(config)
+    paths["catalog"].write_text(catalog)
+
+    with pytest.raises(SystemExit) as exited:
+        run(["read", "--config", str(paths["config"]), "--catalog", str(paths["catalog"])])
+
+    captured = capsys.readouterr()
+    traces = [m["trace"]["error"] for m in _stdout_messages(captured.out) if m["type"] == "TRACE"]
+    assert exited.value.code == 1
+    assert [trace["failure_type"] for trace in traces] == ["config_error"]
+    assert str(paths[named]) in traces[0]["message"]
+    assert "Traceback" not in captured.err
+
+
 @pytest.mark.slow
 def test_given_invalid_config_when_read_as_a_process_then_one_trace_naming_the_field(
     tmp_path: Path,
