@@ -18,24 +18,31 @@ class GraphRecordContext(RecordTransformation):
 
     Adds ``page_id`` (from the config), ``platform`` (from the slice, or its parent slice for
     children) and, for children, ``conversation_id``; rewrites ``timestamp_fields`` from Graph's
-    colon-less offsets to RFC 3339, which destinations read as timestamps with time zone.
+    colon-less offsets to RFC 3339, which destinations read as timestamps with time zone; and
+    turns the strings ``"true"``/``"false"`` at ``boolean_fields`` (dotted paths; a list on the
+    way applies the rest of the path to each item) into the booleans the schemas document:
+    Graph has been seen sending Instagram's ``is_unsupported`` as ``"true"``
+    (graph-api-notes.md), and such a record would not validate.
 
     Why a component: ``AddFields`` does this with one Jinja render per field per record; on
     1,000 conversations x 20 messages those renders were a third of the sync's CPU
     (docs/benchmarks.md), and every field here is a plain copy.
 
-    Example: ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+0000"}`` in slice
+    Example: ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+0000", "is_unsupported":
+    "true"}`` in slice
     ``{"conversation_id": "t_1", "parent_slice": {"platform": "messenger"}}`` becomes
-    ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+00:00", "conversation_id": "t_1",
-    "page_id": "<page>", "platform": "messenger"}``.
+    ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+00:00", "is_unsupported": true,
+    "conversation_id": "t_1", "page_id": "<page>", "platform": "messenger"}``.
     """
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     timestamp_fields: list[str] = field(default_factory=list)
+    boolean_fields: list[str] = field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._page_id = str(self.config.get("page_id", ""))
+        self._boolean_paths = [tuple(name.split(".")) for name in self.boolean_fields]
 
     def transform(
         self,
@@ -56,6 +63,27 @@ class GraphRecordContext(RecordTransformation):
             value = record.get(name)
             if isinstance(value, str):
                 record[name] = rfc3339(value)
+        for path in self._boolean_paths:
+            _booleans_at(record, path)
+
+
+_BOOLEAN_STRINGS = {"true": True, "false": False}
+
+
+def _booleans_at(value: Any, path: tuple[str, ...]) -> None:
+    """Turn a ``"true"``/``"false"`` string at ``path`` under ``value`` into a boolean."""
+    if isinstance(value, list):
+        for item in value:
+            _booleans_at(item, path)
+        return
+    if not isinstance(value, dict) or path[0] not in value:
+        return
+    if len(path) > 1:
+        _booleans_at(value[path[0]], path[1:])
+        return
+    item = value[path[0]]
+    if isinstance(item, str) and item.lower() in _BOOLEAN_STRINGS:
+        value[path[0]] = _BOOLEAN_STRINGS[item.lower()]
 
 
 @dataclass
