@@ -215,6 +215,13 @@ PROFILES: tuple[FaultProfile, ...] = (
         start_world=FLAT,
     ),
     FaultProfile(
+        "repeat-cursor",
+        ("repeat-cursor@once",),
+        TRANSIENT,
+        "the listing's page 2 hands back the cursor it was asked after (a loop)",
+        world=FLAT,
+    ),
+    FaultProfile(
         "token-in-links",
         ("token-in-links",),
         COMPLETE,

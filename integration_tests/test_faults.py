@@ -181,6 +181,21 @@ def test_given_meta_refuses_the_saved_cursor_when_resuming_then_it_lists_again_f
     assert Counter(outcome.faulted.run.record_keys()) == Counter(outcome.clean.record_keys())
 
 
+def test_given_a_page_handing_back_its_cursor_when_syncing_then_a_transient_error_not_a_loop(
+    fault_outcomes: Mapping[str, Outcome],
+) -> None:
+    outcome = fault_outcomes["repeat-cursor"]
+
+    assert outcome.stats["faults"] == {"repeat-cursor": 1}
+    assert outcome.faulted.stream_failure_types == {TRANSIENT}
+    messages = {
+        e["message"] for e in outcome.faulted.run.trace_errors if e.get("stream_descriptor")
+    }
+    assert all("sent the connector to the same page again" in message for message in messages)
+    # The listing's calls stop at the repeated page: no page is asked twice.
+    assert outcome.stats["by_route"]["conversations"] <= 3
+
+
 def test_given_meta_refuses_a_cursor_mid_listing_when_syncing_then_a_transient_error(
     fault_outcomes: Mapping[str, Outcome],
 ) -> None:
@@ -265,6 +280,7 @@ def test_given_a_failed_sync_when_it_ends_then_every_record_it_emitted_is_follow
         {
             "usage-high@always": PAUSES_THEN_MORE,
             "stale-cursor mid-listing": CHILD_CURSOR_PAST_UNDELIVERED,
+            "repeat-cursor": CHILD_CURSOR_PAST_UNDELIVERED,
             "token-expiry": CHILD_CURSOR_PAST_UNDELIVERED,
             "permission-revoked": CHILD_CURSOR_PAST_UNDELIVERED,
         },

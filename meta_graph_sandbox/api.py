@@ -403,6 +403,11 @@ class GraphApi:
             # Built under the lock: an empty-page@once decision and its page go out together.
             ctx = self._render_context(op, version)
             payload = handler(target, op, ctx)
+        after = op.params.get("after")
+        paged = target.route in ("conversations", "conversation_messages")
+        if paged and after and _has_next(payload) and self.faults.repeat_cursor():
+            _repeat(payload, after)
+            self.stats.fault("repeat-cursor")
         limit = self.faults.value("reduce-data")
         if limit is not None and ctx.objects > limit and self.faults.data_fault("reduce-data"):
             self.stats.fault("reduce-data")
@@ -543,6 +548,25 @@ class GraphApi:
             entry["body"] = encode_json(result.payload).decode("ascii")
             results.append(entry)
         return OperationResult(200, results, last_headers)
+
+
+def _has_next(payload: Any) -> bool:
+    """Whether a page says more follow (only those can send a client back: repeat-cursor)."""
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    return isinstance(paging, dict) and "next" in paging
+
+
+def _repeat(payload: Any, after: str) -> None:
+    """Make a page's ``next`` (and ``cursors.after``) repeat the cursor it was asked after.
+
+    What a stale cursor can do: a client that follows ``after`` alone pages forever.
+    """
+    paging = payload["paging"]
+    cursors = paging.get("cursors") or {}
+    old = cursors.get("after")
+    if old:
+        paging["cursors"] = {**cursors, "after": after}
+        paging["next"] = str(paging["next"]).replace(f"after={old}", f"after={after}")
 
 
 def _header_token(headers: Mapping[str, str]) -> str | None:

@@ -5,8 +5,8 @@ operation, so that a given sequence of calls meets the same faults on every run,
 one profile never shifts another's sequence. Two levels of decision:
 
 - per API operation (a plain call, or one item of a batch): ``transient``, ``rate-limit-storm``,
-  ``token-expiry``, ``permission-revoked``, ``stale-cursor``, ``usage-high``; ``reduce-data``
-  and ``empty-page`` depend on the data, not on draws;
+  ``token-expiry``, ``permission-revoked``, ``stale-cursor``, ``repeat-cursor``, ``usage-high``;
+  ``reduce-data`` and ``empty-page`` depend on the data, not on draws;
 - per HTTP response (a batch is one): ``slow``, ``hang``, ``malformed``, ``reset``,
   ``batch-timeout``; ``token-in-links`` per rendered answer.
 
@@ -80,6 +80,9 @@ PROFILES: dict[str, Profile] = {
     ),
     "stale-cursor": Profile(
         100, "percent of calls whose after cursor is refused as stale (code 100); once: one cursor"
+    ),
+    "repeat-cursor": Profile(
+        100, "percent of pages asked after a cursor whose next repeats that same cursor"
     ),
     "usage-high": Profile(
         1, "minutes to regain access that usage headers at 120% ask for (10% of answers)"
@@ -310,6 +313,14 @@ class FaultPlan:
         if mode == ONCE:
             return since < length
         return since % STORM_PERIOD < length
+
+    def repeat_cursor(self) -> bool:
+        """Whether a page asked after a cursor hands that cursor back as its next."""
+        if "repeat-cursor" not in self.specs:
+            return False
+        with self._lock:
+            hit = self._draw("repeat-cursor", self.specs["repeat-cursor"])
+            return self._gate("repeat-cursor", hit)
 
     def token_in_links(self) -> bool:
         """Whether this answer's links repeat the call's credentials even from a header."""

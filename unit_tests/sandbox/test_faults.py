@@ -581,3 +581,31 @@ class TestLinkBase:
         assert first["paging"]["next"].startswith("https://elsewhere.example/v26.0/")
         assert second.status_code == 200
         assert len(second.json()["data"]) == 5
+
+
+class TestRepeatCursor:
+    def test_given_repeat_cursor_when_paging_after_a_cursor_then_next_hands_it_back(
+        self, make_client: Callable[..., GraphClient]
+    ) -> None:
+        client = make_client(faults=("repeat-cursor",), conversations=12, messages="fixed:1")
+        first = client.conversations(limit=3).json()
+        after = first["paging"]["cursors"]["after"]
+
+        second = client.conversations(limit=3, after=after).json()
+
+        assert "after=" in first["paging"]["next"]  # the first page was asked after nothing
+        assert second["paging"]["cursors"]["after"] == after
+        assert parse_qs(urlsplit(second["paging"]["next"]).query)["after"] == [after]
+        assert len(second["data"]) == 3
+        assert client.sandbox.stats()["faults"] == {"repeat-cursor": 1}
+
+    def test_given_repeat_cursor_when_the_last_page_is_asked_then_it_still_ends_the_list(
+        self, make_client: Callable[..., GraphClient]
+    ) -> None:
+        client = make_client(faults=("repeat-cursor",), conversations=4, messages="fixed:1")
+        after = client.conversations(limit=3).json()["paging"]["cursors"]["after"]
+
+        last = client.conversations(limit=3, after=after).json()
+
+        assert "next" not in last["paging"]
+        assert client.sandbox.stats()["faults"] == {}
