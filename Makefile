@@ -55,4 +55,4 @@ faults: install
 	$(BIN)/python -m integration_tests.faults_table
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

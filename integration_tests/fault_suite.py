@@ -331,6 +331,10 @@ class RecordingConnector(Connector):
     at ``timeout`` or after its ``kill_after_states``-th STATE instead of raising.
     """
 
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self._files_lock = threading.Lock()
+
     def run_recorded(
         self,
         config: Mapping[str, Any] | None,
@@ -341,13 +345,15 @@ class RecordingConnector(Connector):
         timeout: float = RUN_TIMEOUT_SECONDS,
         kill_after_states: int | None = None,
     ) -> FaultRun:
-        """Run one command to its end, or kill it."""
-        args = [*self._args(command, config, catalog, state), "--debug"]
-        folder = self.workdir / f"{self._count:03d}-{command}-run"
+        """Run one command to its end, or kill it (threads may share one runner)."""
+        with self._files_lock:  # the files of one run are numbered together
+            args = [*self._args(command, config, catalog, state), "--debug"]
+            number = self._count
+        folder = self.workdir / f"{number:03d}-{command}-run"
         tmp = folder / "tmp"
         tmp.mkdir(parents=True)
-        sleeps = self.workdir / f"{self._count:03d}-sleeps.txt"
-        stderr_path = self.workdir / f"{self._count:03d}-stderr.txt"
+        sleeps = self.workdir / f"{number:03d}-sleeps.txt"
+        stderr_path = self.workdir / f"{number:03d}-stderr.txt"
         env = self._env()
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(SLEEP_RECORDER), env.get("PYTHONPATH", "")) if p

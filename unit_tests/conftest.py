@@ -31,7 +31,8 @@ PAGE_BUDGET = 100
 
 # The fuzzers (test_fuzz_*.py): the same examples on every run, so that ``make test`` and CI are
 # reproducible and a failure names its example; ``HYPOTHESIS_PROFILE=explore`` draws new ones,
-# ten times as many, to look for more. No example database: nothing is written to the tree.
+# ten times as many, to look for more. No example database (Hypothesis still keeps caches in
+# .hypothesis/, which ignores itself).
 _NO_HEALTH_CHECKS_FOR = (HealthCheck.function_scoped_fixture, HealthCheck.too_slow)
 # No shrinking in the deterministic profile: a failing example is reported as drawn, and a
 # known failure (a strict xfail) costs one example, not a search for the smallest.
