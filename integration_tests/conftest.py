@@ -151,9 +151,13 @@ class ConnectorRun:
 
 
 def parse_messages(stdout: str) -> list[dict[str, Any]]:
-    """Parse the command's stdout; every line must be one Airbyte message (JSON object)."""
+    """Parse the command's stdout; every line must be one Airbyte message (JSON object).
+
+    Lines end at "\n" only: a record's text may hold U+0085 or U+2028, which JSON leaves
+    unescaped and ``str.splitlines()`` would take for line ends.
+    """
     messages = []
-    for line in stdout.splitlines():
+    for line in stdout.split("\n"):
         if not line.strip():
             continue
         try:

@@ -132,10 +132,11 @@ def _prepare_child_state(stream: str, state: Any, config: Mapping[str, Any]) -> 
     parents = prepared.get("parent_state", {})
     if not isinstance(parents, dict):
         raise _refuse(stream, "its 'parent_state' is not a JSON object")
-    parent = parents.get(CONVERSATIONS)
     covered: set[str] = set()
-    if parent is not None:
-        parents[CONVERSATIONS] = _prepare_conversations_state(stream, parent, config)
+    if CONVERSATIONS in parents:  # null too: the CDK would fail on it with a TypeError
+        parents[CONVERSATIONS] = _prepare_conversations_state(
+            stream, parents[CONVERSATIONS], config
+        )
         covered = {
             entry["partition"]["platform"] for entry in parents[CONVERSATIONS].get("states", [])
         }

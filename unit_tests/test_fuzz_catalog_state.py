@@ -252,6 +252,7 @@ def test_given_a_fuzzed_catalog_when_read_then_a_clear_error_or_only_the_known_s
 @example(state=[{"type": "LEGACY", "data": {"conversations": {}}}])
 @example(state={"conversations": {"updated_time": "2026-03-01T00:01:40+0000"}})
 @example(state=[_stream_state("conversations", {})])
+@example(state=[_stream_state("messages", {"parent_state": {"conversations": None}})])
 @example(
     state=[
         _stream_state(

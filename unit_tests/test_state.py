@@ -323,6 +323,8 @@ class TestRefusedStates:
         ("stream", "state", "problem"),
         [
             ("conversations", {"use_global_cursor": False, "states": "all of them"}, "not a list"),
+            # Found by test_fuzz_catalog_state.py: the CDK failed on it with a TypeError.
+            ("messages", {"parent_state": {"conversations": None}}, "not a JSON object"),
             ("conversations", {"states": ["messenger"]}, "no partition or cursor"),
             (
                 "conversations",
@@ -352,6 +354,7 @@ class TestRefusedStates:
         ],
         ids=[
             "states_not_a_list",
+            "parent_conversations_null",
             "entry_not_an_object",
             "entry_without_cursor",
             "partition_not_an_object",
