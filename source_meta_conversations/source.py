@@ -19,8 +19,8 @@ from source_meta_conversations.sync import start_sync
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
-T = TypeVar("T")
 DEFAULT_BASE_URL = "https://graph.facebook.com"
+T = TypeVar("T")
 
 
 class SourceMetaConversations(AdaptedDeclarativeSource):
