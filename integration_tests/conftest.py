@@ -151,9 +151,13 @@ class ConnectorRun:
 
 
 def parse_messages(stdout: str) -> list[dict[str, Any]]:
-    """Parse the command's stdout; every line must be one Airbyte message (JSON object)."""
+    """Parse the command's stdout; every line must be one Airbyte message (JSON object).
+
+    Lines end at "\n" only: a record's text may hold U+0085 or U+2028, which JSON leaves
+    unescaped and ``str.splitlines()`` would take for line ends.
+    """
     messages = []
-    for line in stdout.splitlines():
+    for line in stdout.split("\n"):
         if not line.strip():
             continue
         try:
@@ -477,3 +481,13 @@ def run_concurrently(jobs: Mapping[str, Callable[[], Any]], workers: int = 4) ->
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="session")
+def fault_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Any]:
+    """Every fault profile of ``fault_suite.PROFILES`` run once (faulted, and resumed where it
+    failed), shared by the fault suite and the secret scan; by profile name."""
+    from integration_tests.fault_suite import FaultSuite
+
+    with FaultSuite(tmp_path_factory.mktemp("faults")) as suite:
+        return suite.run_all()

@@ -172,8 +172,12 @@ def test_given_full_refresh_when_read_then_message_fields_match_the_world(full: 
         if data["conversation_id"] != conversation_id:
             continue
         source = newest[data["id"]]
-        for name in ("from", "to", "message", "attachments", "shares", "reactions", "tags"):
+        for name in ("from", "to", "message", "shares", "reactions", "tags"):
             assert data.get(name) == source.get(name), name
+        # Graph's attachments list carries its own paging (links to the request's host): the
+        # record keeps the answer as it came, the world holds the attachments themselves.
+        attachments = data.get("attachments")
+        assert (attachments or {}).get("data") == (source.get("attachments") or {}).get("data")
 
 
 # ---------------------------------------------------------------------------------- calls

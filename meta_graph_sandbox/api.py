@@ -15,12 +15,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from meta_graph_sandbox import fields as f
 from meta_graph_sandbox.auth import (
+    TokenInfo,
     TokenStore,
     require_permissions,
     token_from_header,
@@ -38,7 +39,7 @@ from meta_graph_sandbox.errors import (
     reduce_data,
     syntax_error,
 )
-from meta_graph_sandbox.faults import FaultPlan, TransportFault
+from meta_graph_sandbox.faults import USAGE_HIGH_LEVEL, FaultPlan, TransportFault
 from meta_graph_sandbox.ratelimit import (
     USAGE_THRESHOLD,
     Entry,
@@ -51,6 +52,7 @@ from meta_graph_sandbox.render import (
     RenderContext,
     encode_json,
     parse_limit,
+    render_attachment_page,
     render_conversation,
     render_conversation_page,
     render_message,
@@ -110,6 +112,7 @@ class Target:
     conversation: Conversation | None = None
     seq: int | None = None
     error: GraphError | None = None
+    edge: str | None = None  # "attachments" for /{message-id}/attachments
 
 
 @dataclass
@@ -182,12 +185,12 @@ class GraphApi:
         transport = self.faults.transport()
         if transport.delay:
             self.stats.fault("slow")
+        if transport.hold:
+            self.stats.fault("hang")
         if transport.kind is not None:
             self.stats.fault(transport.kind)
         if self.latency:
-            transport = TransportFault(
-                transport.delay + self.latency, transport.kind, transport.variant
-            )
+            transport = replace(transport, delay=transport.delay + self.latency)
         if request.method == "POST" and not segments:
             result = self._batch(params, token, proof, request.base)
         else:
@@ -238,6 +241,10 @@ class GraphApi:
             )
         if found is not None:
             conversation, seq = found
+            if rest == ["attachments"]:
+                return Target(
+                    "message", conversation.platform, conversation, seq, edge="attachments"
+                )
             error = syntax_error(f"Unknown path components: {extra}") if rest else None
             return Target("message", conversation.platform, conversation, seq, error)
         return Target("other", error=object_missing(head, method.lower()))
@@ -268,9 +275,11 @@ class GraphApi:
         try:
             if "ids" in op.params:
                 raise GraphError(CODE_DEPRECATED, "(#12) The ids parameter is no longer supported")
-            fault = self.faults.operation(main_token=self.tokens.is_main(op.token))
-            if fault is not None:
-                self.stats.fault(fault.name)
+            fault = self.faults.operation(
+                main_token=self.tokens.is_main(op.token), after=op.params.get("after")
+            )
+            if fault.error is not None:
+                self.stats.fault(fault.name or "")
                 if fault.name == "rate-limit-storm":
                     full = Usage(100, 100, 100)
                     fault.error.headers.update(
@@ -287,13 +296,24 @@ class GraphApi:
             ):
                 raise instagram_not_linked()
             if target.platform is not None and target.route != "me":
-                require_permissions(info, target.platform)
+                self._require_permissions(info, target.platform, fault.revoked)
             headers: dict[str, str] = {}
             if self.limiter.enabled and target.platform is not None:
                 entry, headers = self._admit(target.platform)
             payload = self._dispatch(target, op, version)
             if entry is not None:
                 headers = self._usage_after(target.platform or MESSENGER)
+            if fault.usage_minutes is not None:
+                # Someone else spends the Page's budget: Meta says so on a successful answer.
+                self.stats.fault("usage-high")
+                high = Usage(USAGE_HIGH_LEVEL, USAGE_HIGH_LEVEL, USAGE_HIGH_LEVEL)
+                headers = usage_headers(
+                    self._object_for(target.platform or MESSENGER),
+                    target.platform or MESSENGER,
+                    high,
+                    high,
+                    regain_minutes=fault.usage_minutes,
+                )
             return OperationResult(200, payload, headers)
         except GraphError as error:
             self.stats.error(error.code)
@@ -302,6 +322,17 @@ class GraphApi:
             if entry is not None:
                 entry.wall = time.perf_counter() - started
                 entry.cpu = time.thread_time() - started_cpu
+
+    def _require_permissions(self, info: TokenInfo, platform: str, revoked: frozenset[str]) -> None:
+        """The permission check, with what the permission-revoked fault took away."""
+        if not revoked:
+            require_permissions(info, platform)
+            return
+        try:
+            require_permissions(replace(info, permissions=info.permissions - revoked), platform)
+        except GraphError:
+            self.stats.fault("permission-revoked")
+            raise
 
     # ------------------------------------------------------------------ rate limit
     def _object_for(self, platform: str) -> str:
@@ -340,29 +371,45 @@ class GraphApi:
     # ------------------------------------------------------------------ handlers
     def _render_context(self, op: Operation, version: str) -> RenderContext:
         echo = [(k, v) for k, v in op.query_keys if k in ("access_token", "appsecret_proof")]
+        if self.faults.token_in_links():
+            # As if the credentials had come in the query, however they came.
+            self.stats.fault("token-in-links")
+            echo = [
+                (k, v) for k, v in (("access_token", op.token), ("appsecret_proof", op.proof)) if v
+            ]
         return RenderContext(
             base=op.base,
             version=version,
             echo=echo,
             empty_page_every=self.faults.empty_page_every,
-            on_empty_page=lambda: self.stats.fault("empty-page"),
+            on_empty_page=self._empty_page_served,
         )
+
+    def _empty_page_served(self) -> None:
+        self.stats.fault("empty-page")
+        self.faults.empty_page_served()
 
     def _dispatch(self, target: Target, op: Operation, version: str) -> Any:
         if op.method not in ("GET", "HEAD"):
             raise object_missing(op.path.strip("/").split("/")[-1], op.method.lower())
-        ctx = self._render_context(op, version)
         handler: Callable[[Target, Operation, RenderContext], Any] = {
             "me": self._me,
             "conversations": self._conversations,
             "conversation": self._conversation,
             "conversation_messages": self._conversation_messages,
-            "message": self._message,
+            "message": self._message_attachments if target.edge else self._message,
         }[target.route]
         with self.world.lock:
+            # Built under the lock: an empty-page@once decision and its page go out together.
+            ctx = self._render_context(op, version)
             payload = handler(target, op, ctx)
+        after = op.params.get("after")
+        paged = target.route in ("conversations", "conversation_messages")
+        if paged and after and _has_next(payload) and self.faults.repeat_cursor():
+            _repeat(payload, after)
+            self.stats.fault("repeat-cursor")
         limit = self.faults.value("reduce-data")
-        if limit is not None and ctx.objects > limit:
+        if limit is not None and ctx.objects > limit and self.faults.data_fault("reduce-data"):
             self.stats.fault("reduce-data")
             raise reduce_data()
         return payload
@@ -414,7 +461,7 @@ class GraphApi:
             predicate=predicate,
             ctx=ctx,
             path=path,
-            query=repeated_query(op.query_keys, limit),
+            query=repeated_query(op.query_keys, limit, ctx.echo),
         )
 
     def _conversation(self, target: Target, op: Operation, ctx: RenderContext) -> Any:
@@ -436,7 +483,7 @@ class GraphApi:
             after=params.get("after"),
             before=params.get("before"),
             ctx=ctx,
-            query=repeated_query(op.query_keys, limit),
+            query=repeated_query(op.query_keys, limit, ctx.echo),
         )
 
     def _message(self, target: Target, op: Operation, ctx: RenderContext) -> Any:
@@ -446,7 +493,20 @@ class GraphApi:
         if not target.conversation.has_details(target.seq):
             raise message_deleted()
         ctx.objects += 1
-        return render_message(self.world, target.conversation, target.seq, selections)
+        return render_message(self.world, target.conversation, target.seq, selections, ctx=ctx)
+
+    def _message_attachments(self, target: Target, op: Operation, ctx: RenderContext) -> Any:
+        assert target.conversation is not None
+        assert target.seq is not None
+        if not target.conversation.has_details(target.seq):
+            raise message_deleted()
+        return render_attachment_page(
+            self.world,
+            target.conversation,
+            target.seq,
+            after=op.params.get("after"),
+            ctx=ctx,
+        )
 
     # ------------------------------------------------------------------ batch
     def _batch(
@@ -488,6 +548,25 @@ class GraphApi:
             entry["body"] = encode_json(result.payload).decode("ascii")
             results.append(entry)
         return OperationResult(200, results, last_headers)
+
+
+def _has_next(payload: Any) -> bool:
+    """Whether a page says more follow (only those can send a client back: repeat-cursor)."""
+    paging = payload.get("paging") if isinstance(payload, dict) else None
+    return isinstance(paging, dict) and "next" in paging
+
+
+def _repeat(payload: Any, after: str) -> None:
+    """Make a page's ``next`` (and ``cursors.after``) repeat the cursor it was asked after.
+
+    What a stale cursor can do: a client that follows ``after`` alone pages forever.
+    """
+    paging = payload["paging"]
+    cursors = paging.get("cursors") or {}
+    old = cursors.get("after")
+    if old:
+        paging["cursors"] = {**cursors, "after": after}
+        paging["next"] = str(paging["next"]).replace(f"after={old}", f"after={after}")
 
 
 def _header_token(headers: Mapping[str, str]) -> str | None:

@@ -14,6 +14,7 @@ import argparse
 import json
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,13 +33,24 @@ def _platforms(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help text without breaking profile names such as ``rate-limit-storm`` at hyphens."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, documented option by option in docs/sandbox.md."""
-    profiles = "; ".join(f"{name}[:N] ({help_})" for name, (_, help_) in PROFILES.items())
+    profiles = "; ".join(
+        f"{name}[:N] ({profile.meaning}; modes {', '.join(profile.modes)})"
+        for name, profile in PROFILES.items()
+    )
     profiles = profiles.replace("%", "%%")  # argparse formats help strings with %
     parser = argparse.ArgumentParser(
         prog="python -m meta_graph_sandbox",
         description="A local Graph API for Meta's Conversations API (Messenger and Instagram).",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (0)")
@@ -69,9 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="calls per second per Page and platform; 0 = off (0)",
     )
     parser.add_argument(
-        "--faults", default="", help=f"comma list of PROFILE[:N]. Profiles: {profiles}"
+        "--faults",
+        default="",
+        help=(
+            "comma list of PROFILE[:N][@MODE]; MODE is sometimes (the seeded draws decide each "
+            "call), once (only the first call they pick) or always (every call), the first "
+            f"listed being the default. Profiles: {profiles}"
+        ),
     )
     parser.add_argument("--app-secret", default=None, help="require appsecret_proof")
+    parser.add_argument(
+        "--link-base",
+        default=None,
+        help="scheme and host of paging links (default: the host the request was sent to)",
+    )
     parser.add_argument(
         "--write-config", type=Path, default=None, help="write a ready connector config here"
     )
@@ -94,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit=args.rate_limit,
             faults=(args.faults,) if args.faults else (),
             app_secret=args.app_secret,
+            link_base=args.link_base,
             instagram_linked=not args.instagram_unlinked,
             host=args.host,
             port=args.port,

@@ -43,6 +43,9 @@ OAUTH = "OAuthException"
 GRAPH_METHOD = "GraphMethodException"
 
 MESSAGE_DELETED_TEXT = "This Message has been deleted by the user or the business."
+STALE_CURSOR_TEXT = (
+    "(#100) The After Cursor specified exceeds the max limit supported by this endpoint"
+)
 REDUCE_DATA_TEXT = "Please reduce the amount of data you're asking for, then retry your request"
 RATE_LIMIT_HELP = "https://developers.facebook.com/docs/graph-api/overview/rate-limiting"
 
@@ -142,6 +145,11 @@ def object_missing(object_id: str, method: str = "get") -> GraphError:
 def invalid_parameter(message: str) -> GraphError:
     """A bad query parameter (limit, platform, cursor, batch...)."""
     return GraphError(CODE_INVALID_PARAMETER, f"(#100) {message}")
+
+
+def stale_cursor() -> GraphError:
+    """An ``after`` cursor Graph no longer accepts (items deleted since, or too deep a cursor)."""
+    return GraphError(CODE_INVALID_PARAMETER, STALE_CURSOR_TEXT)
 
 
 def syntax_error(message: str) -> GraphError:

@@ -19,9 +19,12 @@ class SandboxOptions:
     - ``platforms``: which inboxes the Page has.
     - ``latency_ms``: added to every API answer (never to admin routes).
     - ``rate_limit``: calls per second per Page and platform; 0 turns the limiter off.
-    - ``faults``: ``PROFILE[:N]`` items, see :data:`faults.PROFILES`.
+    - ``faults``: ``PROFILE[:N][@MODE]`` items, see :data:`faults.PROFILES`.
     - ``app_secret``: when set, every call needs a matching ``appsecret_proof``.
     - ``instagram_linked``: False makes every Instagram listing answer 100/2534013.
+    - ``link_base``: the scheme and host of the absolute links answers carry (``paging.next``
+      and ``previous``); default the host the request was sent to. Another host tests that a
+      client never follows a link elsewhere with its token.
     """
 
     seed: int = 7
@@ -36,6 +39,7 @@ class SandboxOptions:
     host: str = "127.0.0.1"
     port: int = 0
     verbose: bool = False
+    link_base: str | None = None
 
     def __post_init__(self) -> None:
         platforms = tuple(dict.fromkeys(p.strip().lower() for p in self.platforms))
@@ -47,6 +51,8 @@ class SandboxOptions:
             object.__setattr__(self, "faults", (self.faults,))
         if self.conversations < 0:
             raise ValueError("conversations must be >= 0")
+        if self.link_base is not None:
+            object.__setattr__(self, "link_base", self.link_base.rstrip("/"))
         if self.latency_ms < 0 or self.rate_limit < 0:
             raise ValueError("latency_ms and rate_limit must be >= 0")
         self.distribution()

@@ -27,6 +27,7 @@ K = TypeVar("K", tuple[int, str], int)
 _PREFIX = b"AQH"
 KIND_CONVERSATIONS = "c"
 KIND_MESSAGES = "m"
+KIND_ATTACHMENTS = "a"
 
 
 @dataclass(frozen=True)

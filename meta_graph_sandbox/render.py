@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from meta_graph_sandbox import fields as f
 from meta_graph_sandbox.errors import invalid_parameter
 from meta_graph_sandbox.paging import (
+    KIND_ATTACHMENTS,
     KIND_CONVERSATIONS,
     KIND_MESSAGES,
     Cursor,
@@ -147,6 +148,11 @@ class RenderContext:
         prefix = f"{self.base}/{self.version}/{path}?{query}&"
         return lambda name, cursor: f"{prefix}{name}={cursor}"
 
+    @property
+    def links_key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """What the links inside a rendered message depend on (its attachments' ``paging``)."""
+        return (self.base, self.version, tuple(self.echo))
+
 
 def parse_limit(text: str | None) -> int:
     """``limit``: default 25, clamped to 1..100 (Graph treats limit as a maximum)."""
@@ -161,9 +167,15 @@ def parse_limit(text: str | None) -> int:
     return min(value, MAX_LIMIT)
 
 
-def repeated_query(query: Sequence[tuple[str, str]], limit: int) -> str:
-    """A top-level edge's next URL repeats the request's own query, with limit and cursor reset."""
+def repeated_query(
+    query: Sequence[tuple[str, str]], limit: int, echo: Sequence[tuple[str, str]] = ()
+) -> str:
+    """A top-level edge's next URL repeats the request's own query, with limit and cursor reset.
+
+    ``echo``: credentials to carry even if the query did not (the ``token-in-links`` fault).
+    """
     kept = [(k, v) for k, v in query if k not in ("after", "before", "limit")]
+    kept += [(k, v) for k, v in echo if k not in {name for name, _ in kept}]
     return urlencode([*kept, ("limit", str(limit))])
 
 
@@ -217,22 +229,71 @@ def render_message(
     seq: int,
     selections: tuple[f.Selection, ...],
     *,
+    ctx: RenderContext | None = None,
     cache: bool = True,
 ) -> dict[str, Any]:
-    """One message with its details (callers have checked the 20-message rule)."""
+    """One message with its details (callers have checked the 20-message rule).
+
+    With ``ctx``, an ``attachments`` list gets its own ``paging``, links included, as Graph's
+    does (see :func:`attachment_paging`); without, the world's view (no request, no links).
+    """
     detail = world.message_detail(conversation, seq, cache=cache)
     names = _plain_names(selections)
     if names is not None and names.issuperset(detail):
-        return detail  # every field it has was asked for: the detail is the answer
-    out: dict[str, Any] = {}
-    for selection in selections:
-        value = detail.get(selection.name)
-        if value is None:
-            continue
-        out[selection.name] = value if selection.children is None else project(value, selection)
-    if "id" not in out:
-        out["id"] = detail["id"]
+        out = detail  # every field it has was asked for: the detail is the answer
+    else:
+        out = {}
+        for selection in selections:
+            value = detail.get(selection.name)
+            if value is None:
+                continue
+            out[selection.name] = value if selection.children is None else project(value, selection)
+        if "id" not in out:
+            out["id"] = detail["id"]
+    attachments = out.get("attachments")
+    if ctx is not None and isinstance(attachments, dict):
+        out = dict(out)  # never change the world's cached detail
+        out["attachments"] = {
+            **attachments,
+            "paging": attachment_paging(str(detail["id"]), ctx),
+        }
     return out
+
+
+def attachment_paging(message_id: str, ctx: RenderContext) -> dict[str, Any]:
+    """The ``paging`` of a message's attachments list.
+
+    The notes (real v10 data): a message's ``attachments`` is a list with its own paging, whose
+    ``next`` points at ``/{message-id}/attachments`` and carries ``access_token`` when the
+    request had one in its query; a list of one attachment still has a ``next`` (cursors
+    ``before`` == ``after``, limit 25), which leads to an empty page.
+    """
+    cursor = Cursor(KIND_ATTACHMENTS, message_id, 0, 0).encode()
+    query = urlencode([("limit", str(DEFAULT_LIMIT)), *ctx.echo])
+    return {
+        "cursors": {"before": cursor, "after": cursor},
+        "next": ctx.url(f"{message_id}/attachments", query)("after", cursor),
+    }
+
+
+def render_attachment_page(
+    world: World,
+    conversation: Conversation,
+    seq: int,
+    *,
+    after: str | None,
+    ctx: RenderContext,
+) -> dict[str, Any]:
+    """``GET /{message-id}/attachments``: the attachments, then an empty page after the cursor."""
+    message_id = world.message_id(conversation, seq)
+    if after:
+        decode_cursor(after, "after", KIND_ATTACHMENTS, message_id)
+        return {"data": []}
+    attachments = world.message_detail(conversation, seq).get("attachments")
+    if not attachments:
+        return {"data": []}
+    ctx.objects += 1
+    return {"data": attachments["data"], "paging": attachment_paging(message_id, ctx)}
 
 
 def message_fragment(
@@ -241,6 +302,7 @@ def message_fragment(
     seq: int,
     selections: tuple[f.Selection, ...],
     signature: str,
+    ctx: RenderContext,
 ) -> str:
     """One message as JSON text, for a list; older than the newest 20: id and created_time."""
     if not conversation.has_details(seq):
@@ -250,10 +312,10 @@ def message_fragment(
                 "created_time": format_time(conversation.times[seq]),
             }
         )
-    key = (PLATFORM_CODE[conversation.platform], conversation.index, seq, signature)
+    key = (PLATFORM_CODE[conversation.platform], conversation.index, seq, signature, ctx.links_key)
     text = world.fragments.get(key)
     if text is None:
-        text = _dumps(render_message(world, conversation, seq, selections, cache=False))
+        text = _dumps(render_message(world, conversation, seq, selections, ctx=ctx, cache=False))
         world.fragments.put(key, text)
     return text
 
@@ -312,7 +374,7 @@ def render_message_page(
         empty_page_every=ctx.empty_page_every,
     )
     data = RawList(
-        message_fragment(world, conversation, seq, selections, signature) for seq in page.keys
+        message_fragment(world, conversation, seq, selections, signature, ctx) for seq in page.keys
     )
     ctx.objects += len(data)
     url = ctx.url(f"{conversation.id}/messages", query)

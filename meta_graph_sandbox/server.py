@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import select
 import socket
 import struct
 import sys
@@ -111,6 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
             path = urlsplit(self.path).path
             sys.stderr.write(f"sandbox: {self.command} {path} {code}\n")
 
+    def handle(self) -> None:
+        """Serve the connection; a client that dies mid-connection (killed) ends it quietly."""
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_connection = True
+
     def do_GET(self) -> None:
         """GET: Graph reads and admin reads."""
         self._handle()
@@ -162,13 +170,17 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qsl(split.query, keep_blank_values=True),
             form=form,
             headers=headers,
-            base=f"http://{headers.get('host') or self.sandbox.host_port}",
+            base=self.sandbox.options.link_base
+            or f"http://{headers.get('host') or self.sandbox.host_port}",
         )
         response = self.sandbox.api.handle(request)
         self._send_api(response)
 
     def _send_api(self, response: ApiResponse) -> None:
         transport = response.transport
+        if transport.hold and not self._hold(transport.hold):
+            self.close_connection = True  # the client gave up waiting: nothing to send
+            return
         if transport.delay:
             time.sleep(transport.delay)
         body = response.body()
@@ -187,6 +199,28 @@ class _Handler(BaseHTTPRequestHandler):
                 body = b"<!DOCTYPE html><html><body>Sorry, something went wrong.</body></html>"
                 headers["Content-Type"] = "text/html; charset=utf-8"
         self._write(status, body, headers, transport.kind)
+
+    def _hold(self, seconds: float) -> bool:
+        """Keep the client waiting (the ``hang`` fault); False once it hung up.
+
+        Ends early when the client closes the connection (its timeout fired) or the sandbox
+        shuts down, so that no handler thread outlives the wait it was asked for.
+        """
+        deadline = time.monotonic() + seconds
+        closing = self.sandbox.closing
+        while not closing.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            readable, _, _ = select.select([self.connection], [], [], min(remaining, 0.1))
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return False  # end of stream: the client hung up
+                except OSError:
+                    return False
+                return True  # the client sent more: answer now rather than hold its next request
+        return False
 
     def _write(
         self, status: int, body: bytes, headers: dict[str, str], transport: str | None
@@ -246,12 +280,15 @@ class Sandbox:
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # Set while shutting down: held answers (the hang fault) stop waiting.
+        self.closing = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
         """Bind and serve in a background thread; return self."""
         if self._server is not None:
             return self
+        self.closing.clear()
         self._server = _Server((self.options.host, self.options.port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -267,6 +304,7 @@ class Sandbox:
         server, self._server = self._server, None
         if server is None:
             return
+        self.closing.set()
         server.shutdown()
         server.drop_connections()
         server.server_close()

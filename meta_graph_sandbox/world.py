@@ -322,7 +322,7 @@ class World:
         self._newest = 0
         self._details: Lru[tuple[int, int, int], dict[str, Any]] = Lru(detail_cache_size)
         # Rendered messages as JSON text, keyed by (platform, conversation, seq, fields).
-        self.fragments: Lru[tuple[int, int, int, str], str] = Lru(fragment_cache_size)
+        self.fragments: Lru[tuple[Any, ...], str] = Lru(fragment_cache_size)
         for platform in self.platforms:
             self._generate(platform, conversations, distribution)
         # Mutations draw from their own stream so they never shift the generated data.
@@ -641,7 +641,11 @@ class World:
         return view
 
     def message_views(self, conversation: Conversation) -> list[dict[str, Any]]:
-        """A conversation's messages, newest first, as the API shows them with every field."""
+        """A conversation's messages, newest first, as the API shows them with every field.
+
+        Except the ``paging`` of an ``attachments`` list: its links repeat the request's host,
+        version and query credentials, so only an answer has it (render.attachment_paging).
+        """
         out: list[dict[str, Any]] = []
         for seq in range(len(conversation.times) - 1, -1, -1):
             if conversation.has_details(seq):
@@ -665,7 +669,10 @@ class World:
             ]
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
-        """A conversation's messages, newest first (details for the 20 newest only)."""
+        """A conversation's messages, newest first (details for the 20 newest only).
+
+        As the API answers them, without the attachments' ``paging`` (see ``message_views``).
+        """
         with self.lock:
             conversation = self._require(conversation_id)
             return self.message_views(conversation)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -47,6 +49,62 @@ def describe_config_error(error: jsonschema.ValidationError, spec: Mapping[str, 
     return f'The configuration field "{title}" ({name}) is invalid{value}: {expected}{hint}.'
 
 
+# The format the manifest parses ``start_date`` with (definitions.start): a value the pattern
+# lets through but this cannot parse (2025-13-01T00:00:00Z) would fail the first read.
+START_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def beyond_the_schema(config: Mapping[str, Any], spec: Mapping[str, Any]) -> str | None:
+    """What JSON Schema cannot say about a config that passed it: the first problem, or None.
+
+    - A pattern's ``$`` ends the value in the ECMA 262 regexes JSON Schema speaks (and in a
+      platform's form), but Python's also matches before a final newline, so ``"123\n"`` passed
+      ``^[0-9]+$`` and reached a URL.
+    - ``start_date`` must be a real moment: the pattern accepts month 13 or February 30.
+    - ``base_url`` must name a host and nothing else: no user or password (requests would send
+      them, and messages would show them), a port that is a port.
+    """
+    properties: Mapping[str, Any] = spec.get("properties", {})
+    for name, prop in properties.items():
+        value = config.get(name)
+        if isinstance(value, str) and prop.get("pattern") and value.endswith("\n"):
+            return _invalid(prop, name, value, f"it must be {_expected(prop)}")
+    start = config.get("start_date")
+    if isinstance(start, str):
+        try:
+            datetime.strptime(start, START_DATE_FORMAT)
+        except ValueError:
+            prop = properties.get("start_date", {})
+            return _invalid(prop, "start_date", start, f"it must be {_expected(prop)}")
+    base_url = config.get("base_url")
+    if isinstance(base_url, str) and base_url:
+        prop = properties.get("base_url", {})
+        parts = urlsplit(base_url)
+        if parts.username is not None or parts.password is not None:
+            # The value is not echoed: it holds a credential.
+            return _invalid(prop, "base_url", None, "it must not carry a user name or password")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if not parts.hostname or port == 0:
+            return _invalid(prop, "base_url", base_url, f"it must be {_expected(prop)}")
+    return None
+
+
+def _expected(prop: Mapping[str, Any]) -> str:
+    return str(prop.get("pattern_descriptor") or "a valid value")
+
+
+def _invalid(prop: Mapping[str, Any], name: str, value: Any, expected: str) -> str:
+    """The same shape of message as ``describe_config_error``."""
+    title = prop.get("title", name)
+    shown = "" if value is None or prop.get("airbyte_secret") else f" (got {value!r})"
+    examples = prop.get("examples")
+    hint = f", for example {examples[0]!r}" if examples and not prop.get("airbyte_secret") else ""
+    return f'The configuration field "{title}" ({name}) is invalid{shown}: {expected}{hint}.'
+
+
 class MetaConversationsEntrypoint(AirbyteEntrypoint):
     """The CDK entrypoint, with config errors that name the field to fix, not a schema dump, and
     progress lines during a read (sync/progress.py)."""
@@ -81,8 +139,12 @@ class MetaConversationsEntrypoint(AirbyteEntrypoint):
         schema = source_spec.connectionSpecification
         validator = jsonschema.Draft7Validator(schema)
         errors = sorted(validator.iter_errors(connector_config), key=lambda e: list(e.path))
-        if errors:
-            message = describe_config_error(errors[0], schema)
+        message = (
+            describe_config_error(errors[0], schema)
+            if errors
+            else beyond_the_schema(connector_config, schema)
+        )
+        if message:
             raise AirbyteTracedException(
                 message=message, internal_message=message, failure_type=FailureType.config_error
             )

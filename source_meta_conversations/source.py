@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -29,6 +29,7 @@ from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
 DEFAULT_BASE_URL = "https://graph.facebook.com"
+T = TypeVar("T")
 
 
 class SourceMetaConversations(AdaptedDeclarativeSource):
@@ -104,20 +105,39 @@ class SourceMetaConversations(AdaptedDeclarativeSource):
         config_path = AirbyteEntrypoint.extract_config(argv)
         catalog_path = AirbyteEntrypoint.extract_catalog(argv)
         state_path = AirbyteEntrypoint.extract_state(argv)
-        config = cls.read_config(config_path) if config_path else None
-        catalog = cls.read_catalog(catalog_path) if catalog_path else None
-        try:
-            state = cls.read_state(state_path) if state_path else []
-        except Exception as error:  # the CDK raises ValueError or a serializer's own error
-            message = (
-                f"The state file {state_path} is not an Airbyte state ({type(error).__name__}). "
-                "Clear the connection's data (Airbyte: Connection > Settings > Clear data, or run "
-                "read without --state) and sync again."
-            )
-            raise AirbyteTracedException(
-                message=message, internal_message=str(error), failure_type=FailureType.config_error
-            ) from None
+        # Each file the platform passes may be anything: what cannot be read ends as one
+        # config_error naming the file and the fix, not as a traceback.
+        config = _read_or_refuse(cls.read_config, config_path, _CONFIG_FIX) if config_path else None
+        catalog = (
+            _read_or_refuse(cls.read_catalog, catalog_path, _CATALOG_FIX) if catalog_path else None
+        )
+        state = _read_or_refuse(cls.read_state, state_path, _STATE_FIX) if state_path else []
         return cls(catalog=catalog, config=config, state=state)
+
+
+_CONFIG_FIX = (
+    "is not a JSON object of this connector's settings: check the configuration the platform "
+    "passes with --config"
+)
+_CATALOG_FIX = (
+    "is not an Airbyte configured catalog: refresh the source's schema (Airbyte: Connection > "
+    "Schema > Refresh source schema) and sync again"
+)
+_STATE_FIX = (
+    "is not an Airbyte state: clear the connection's data (Airbyte: Connection > Settings > "
+    "Clear data, or run read without --state) and sync again"
+)
+
+
+def _read_or_refuse(read: Callable[[str], T], path: str, fix: str) -> T:
+    """``read(path)``, or a config_error naming the file and what to do."""
+    try:
+        return read(path)
+    except Exception as error:  # the CDK raises ValueError, OSError or a serializer's own error
+        message = f"The file {path} {fix} ({type(error).__name__})."
+        raise AirbyteTracedException(
+            message=message, internal_message=str(error), failure_type=FailureType.config_error
+        ) from None
 
 
 def _unrepr(message: str) -> str:

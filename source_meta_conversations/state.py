@@ -132,10 +132,11 @@ def _prepare_child_state(stream: str, state: Any, config: Mapping[str, Any]) -> 
     parents = prepared.get("parent_state", {})
     if not isinstance(parents, dict):
         raise _refuse(stream, "its 'parent_state' is not a JSON object")
-    parent = parents.get(CONVERSATIONS)
     covered: set[str] = set()
-    if parent is not None:
-        parents[CONVERSATIONS] = _prepare_conversations_state(stream, parent, config)
+    if CONVERSATIONS in parents:  # null too: the CDK would fail on it with a TypeError
+        parents[CONVERSATIONS] = _prepare_conversations_state(
+            stream, parents[CONVERSATIONS], config
+        )
         covered = {
             entry["partition"]["platform"] for entry in parents[CONVERSATIONS].get("states", [])
         }
@@ -156,6 +157,19 @@ def prepare_state(
                 "The saved state is a legacy (pre per-stream) Airbyte state, which this "
                 "connector never writes. Clear the connection's data (Airbyte: Connection > "
                 "Settings > Clear data, or run read without --state) and sync again."
+            )
+            raise AirbyteTracedException(
+                message=message_text,
+                internal_message=message_text,
+                failure_type=FailureType.config_error,
+            )
+        if message.type == AirbyteStateType.GLOBAL:
+            # The CDK refuses a global state with a ValueError (a traceback) when it reads it.
+            message_text = (
+                "The saved state is a global Airbyte state (one state shared by every stream), "
+                "which this connector never writes: it keeps one state per stream. Clear the "
+                "connection's data (Airbyte: Connection > Settings > Clear data, or run read "
+                "without --state) and sync again."
             )
             raise AirbyteTracedException(
                 message=message_text,

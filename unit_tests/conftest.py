@@ -3,8 +3,10 @@ and a strict HTTP mocker."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +20,7 @@ from airbyte_cdk.sources.declarative.requesters.paginators.default_paginator imp
 )
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker
+from hypothesis import HealthCheck, Phase, settings
 
 from source_meta_conversations import cdk_adaptations, sync
 from source_meta_conversations.components import error_handlers
@@ -25,6 +28,32 @@ from unit_tests.mock_server.sleeps import Sleeps
 
 # No unit test reads more pages than this; a read that does is looping.
 PAGE_BUDGET = 100
+
+# The fuzzers (test_fuzz_*.py): the same examples on every run, so that ``make test`` and CI are
+# reproducible and a failure names its example; ``HYPOTHESIS_PROFILE=explore`` draws new ones,
+# ten times as many, to look for more. No example database (Hypothesis still keeps caches in
+# .hypothesis/, which ignores itself).
+_NO_HEALTH_CHECKS_FOR = (HealthCheck.function_scoped_fixture, HealthCheck.too_slow)
+# No shrinking in the deterministic profile: a failing example is reported as drawn, and a
+# known failure (a strict xfail) costs one example, not a search for the smallest.
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    max_examples=40,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    deadline=None,
+    database=None,
+    suppress_health_check=_NO_HEALTH_CHECKS_FOR,
+)
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=_NO_HEALTH_CHECKS_FOR,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -90,8 +119,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     return recorder
 
 
-@pytest.fixture(autouse=True)
-def page_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def one_page_budget() -> Iterator[None]:
     """Fail a read that asks for more than ``PAGE_BUDGET`` next pages instead of hanging.
 
     A paging loop can run without a single HTTP call (the repeated pages come from the request
@@ -105,7 +134,16 @@ def page_budget(monkeypatch: pytest.MonkeyPatch) -> None:
             raise RuntimeError(f"Test page budget exceeded ({PAGE_BUDGET}): paging loops.")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DefaultPaginator, "next_page_token", guarded)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DefaultPaginator, "next_page_token", guarded)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def page_budget() -> Iterator[None]:
+    """One page budget per test (the fuzzers take one per example: ``one_page_budget``)."""
+    with one_page_budget():
+        yield
 
 
 @pytest.fixture

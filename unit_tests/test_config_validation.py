@@ -92,6 +92,49 @@ class TestValidateConnection:
             assert text in str(raised.value.message)
 
     @pytest.mark.parametrize(
+        ("config", "expected"),
+        [
+            (_with("page_id", "104839588217347\n"), ['"Page ID" (page_id)', "digits only"]),
+            (_with("api_version", "v26.0\n"), ["(api_version)", "like v26.0"]),
+            (_with("start_date", "2025-13-01T00:00:00Z"), ["(start_date)", "RFC 3339"]),
+            (_with("start_date", "2025-02-30T00:00:00Z"), ["(start_date)", "RFC 3339"]),
+            (_with("start_date", "2025-01-01T24:00:00Z"), ["(start_date)", "RFC 3339"]),
+            (_with("base_url", "https://graph.facebook.com:99999"), ["(base_url)", "https://"]),
+            (_with("base_url", "https://:443"), ["(base_url)"]),
+        ],
+        ids=[
+            "page-id-trailing-newline",
+            "api-version-trailing-newline",
+            "start-date-month-13",
+            "start-date-february-30",
+            "start-date-hour-24",
+            "base-url-port-out-of-range",
+            "base-url-without-host",
+        ],
+    )
+    def test_given_a_value_its_pattern_lets_through_when_validated_then_config_error_naming_it(
+        self, config: dict[str, Any], expected: list[str]
+    ) -> None:
+        # Found by test_fuzz_config.py: each passed the spec and failed later, in a URL or a
+        # date parser, with a raw message that named no field.
+        with pytest.raises(AirbyteTracedException) as raised:
+            _validate(config)
+
+        assert raised.value.failure_type == FailureType.config_error
+        for text in expected:
+            assert text in str(raised.value.message)
+
+    def test_given_credentials_in_the_base_url_when_validated_then_refused_without_echoing_them(
+        self,
+    ) -> None:
+        with pytest.raises(AirbyteTracedException) as raised:
+            _validate(_with("base_url", "https://user:s3cret@graph.facebook.com"))
+
+        assert "(base_url)" in str(raised.value.message)
+        assert "user name or password" in str(raised.value.message)
+        assert "s3cret" not in str(raised.value.message)
+
+    @pytest.mark.parametrize(
         "config",
         [
             ConfigBuilder().build(),
@@ -182,6 +225,39 @@ class TestRunCommand:
         ]
         assert [trace["failure_type"] for trace in traces] == ["config_error"]
         assert '"Page ID" (page_id)' in traces[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("config", "catalog", "named"),
+    [
+        ("null", json.dumps({"streams": []}), "config"),
+        ("{not json", json.dumps({"streams": []}), "config"),
+        (json.dumps(ConfigBuilder().build()), "null", "catalog"),
+        (
+            json.dumps(ConfigBuilder().build()),
+            json.dumps({"streams": [{"sync_mode": 1}]}),
+            "catalog",
+        ),
+    ],
+    ids=["config-null", "config-not-json", "catalog-null", "catalog-not-a-catalog"],
+)
+def test_given_a_file_that_is_not_a_config_or_catalog_when_read_then_one_config_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, catalog: str, named: str
+) -> None:
+    # Found by test_fuzz_catalog_state.py: the CDK's reader raised, and run() let a traceback out.
+    paths = {"config": tmp_path / "config.json", "catalog": tmp_path / "catalog.json"}
+    paths["config"].write_text(config)
+    paths["catalog"].write_text(catalog)
+
+    with pytest.raises(SystemExit) as exited:
+        run(["read", "--config", str(paths["config"]), "--catalog", str(paths["catalog"])])
+
+    captured = capsys.readouterr()
+    traces = [m["trace"]["error"] for m in _stdout_messages(captured.out) if m["type"] == "TRACE"]
+    assert exited.value.code == 1
+    assert [trace["failure_type"] for trace in traces] == ["config_error"]
+    assert str(paths[named]) in traces[0]["message"]
+    assert "Traceback" not in captured.err
 
 
 @pytest.mark.slow

@@ -115,6 +115,41 @@ class TestGraphRecordContext:
             "platform": "instagram",
         }
 
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("true", True), ("false", False), ("TRUE", True), (True, True), ("yes", "yes")],
+        ids=["true", "false", "upper-case", "already-a-boolean", "not-a-boolean-word"],
+    )
+    def test_given_a_boolean_sent_as_a_string_when_transform_then_the_boolean(
+        self, value: Any, expected: Any
+    ) -> None:
+        # Found by test_fuzz_responses.py: Graph sends Instagram's is_unsupported as "true"
+        # (graph-api-notes.md), and the record did not validate against its schema.
+        context = GraphRecordContext(
+            config=ConfigBuilder().build(),
+            parameters={},
+            boolean_fields=[
+                "is_unsupported",
+                "reply_to.is_self_reply",
+                "attachments.data.image_data.render_as_sticker",
+            ],
+        )
+        record: dict[str, Any] = {
+            "id": "m_1",
+            "is_unsupported": value,
+            "reply_to": {"mid": "m_0", "is_self_reply": value},
+            "attachments": {
+                "data": [{"image_data": {"render_as_sticker": value}}, {"file_url": "x"}]
+            },
+        }
+
+        context.transform(record, stream_slice=_child_slice("t_1", platform="instagram"))
+
+        assert record["is_unsupported"] == expected
+        assert record["reply_to"]["is_self_reply"] == expected
+        assert record["attachments"]["data"][0]["image_data"]["render_as_sticker"] == expected
+        assert record["attachments"]["data"][1] == {"file_url": "x"}
+
     def test_given_numeric_ids_when_transform_then_ids_are_strings(self) -> None:
         config = ConfigBuilder().with_field("page_id", int(PAGE_ID)).build()
         context = GraphRecordContext(config=config, parameters={})

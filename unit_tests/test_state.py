@@ -229,14 +229,6 @@ class TestPassThrough:
 
         assert prepare_state(_config(), [message]) == [message]
 
-    def test_given_global_state_when_prepare_then_same_message(self) -> None:
-        message = AirbyteStateMessage(
-            type=AirbyteStateType.GLOBAL,
-            global_=AirbyteGlobalState(stream_states=[], shared_state=AirbyteStateBlob(x=1)),
-        )
-
-        assert prepare_state(_config(), [message]) == [message]
-
     def test_given_no_state_when_prepare_then_empty(self) -> None:
         assert prepare_state(_config(), []) == []
 
@@ -331,6 +323,8 @@ class TestRefusedStates:
         ("stream", "state", "problem"),
         [
             ("conversations", {"use_global_cursor": False, "states": "all of them"}, "not a list"),
+            # Found by test_fuzz_catalog_state.py: the CDK failed on it with a TypeError.
+            ("messages", {"parent_state": {"conversations": None}}, "not a JSON object"),
             ("conversations", {"states": ["messenger"]}, "no partition or cursor"),
             (
                 "conversations",
@@ -360,6 +354,7 @@ class TestRefusedStates:
         ],
         ids=[
             "states_not_a_list",
+            "parent_conversations_null",
             "entry_not_an_object",
             "entry_without_cursor",
             "partition_not_an_object",
@@ -393,6 +388,29 @@ class TestRefusedStates:
 
         assert error.failure_type == FailureType.config_error
         assert "unknown platform" in (error.message or "")
+
+    @pytest.mark.parametrize(
+        "shared_state",
+        [AirbyteStateBlob(x=1), None],
+        ids=["with-shared-state", "stream-states-only"],
+    )
+    def test_given_global_state_when_prepare_then_config_error(
+        self, shared_state: AirbyteStateBlob | None
+    ) -> None:
+        # Found by test_fuzz_catalog_state.py: passed on as it was, the CDK refused a global
+        # state with a shared_state by a ValueError (a traceback); and the stream states inside
+        # one would skip the checks above (another Page, dates that are no dates).
+        message = AirbyteStateMessage(
+            type=AirbyteStateType.GLOBAL,
+            global_=AirbyteGlobalState(stream_states=[], shared_state=shared_state),
+        )
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            prepare_state(_config(), [message])
+
+        assert raised.value.failure_type == FailureType.config_error
+        assert "global" in (raised.value.message or "")
+        assert "Clear data" in (raised.value.message or "")
 
     @pytest.mark.parametrize(
         "state_type", [AirbyteStateType.LEGACY, None], ids=["legacy", "untyped"]

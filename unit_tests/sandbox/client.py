@@ -86,6 +86,18 @@ class GraphClient:
         return pages
 
 
+def without_attachment_paging(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as the world holds them: an answer's attachments lists also carry ``paging``,
+    whose links depend on the request (host, version, query credentials)."""
+    out = []
+    for message in messages:
+        attachments = message.get("attachments")
+        if isinstance(attachments, dict) and "paging" in attachments:
+            message = {**message, "attachments": {"data": attachments["data"]}}
+        out.append(message)
+    return out
+
+
 def error_of(response: requests.Response) -> dict[str, Any]:
     """The ``error`` object of a Graph error answer."""
     body = response.json()
