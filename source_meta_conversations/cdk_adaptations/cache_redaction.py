@@ -65,7 +65,7 @@ REDACTED = b"REDACTED"
 
 # A JSON string value of a "next" or "previous" key (Graph's paging links), as it is in the
 # raw body: escapes kept, and up to the end of the body when it is cut short.
-_LINK = re.compile(rb'"(?:next|previous)"\s*:\s*"(?:[^"\\]|\\.)*(?:"|\Z)')
+_LINK = re.compile(rb'"(?:next|previous)"\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)')
 # A credential parameter in such a link (``&`` may come escaped as ``\u0026``, ``/`` as ``\/``):
 # its name, then its value up to the next parameter, a fragment or the end of the string.
 _CREDENTIAL = re.compile(
