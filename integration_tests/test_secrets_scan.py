@@ -65,11 +65,6 @@ CHECK_FAULTS = (
     "permission-revoked:0",
 )
 
-CACHE_ON_DISK = (
-    "the CDK's HTTP cache (SQLite in its TMPDIR, left behind when the process is killed) stores "
-    "request URLs with the appsecret_proof, and response bodies with whatever links carry"
-)
-
 
 @dataclass
 class Scanned:
@@ -260,7 +255,6 @@ def test_given_runs_meta_never_echoed_the_token_to_when_reading_their_files_then
     assert leaks == []
 
 
-@pytest.mark.xfail(strict=True, reason=CACHE_ON_DISK)
 def test_given_every_run_when_reading_the_files_it_left_then_no_credential_of_the_call(
     scanned: list[Scanned],
 ) -> None:
