@@ -17,13 +17,15 @@ as the connector sends it (in the header). Two credentials were left:
    ``settings.ignored_parameters``, with which requests-cache writes ``REDACTED`` for its value
    in the stored request and response URLs and in the cache key. The proof is the same for
    every call of a sync, so the key loses nothing: pages still differ by ``after``, ``fields``
-   and ``limit`` (a ``key_fn`` is not needed, nor wanted: the key must stay requests-cache's);
+   and ``limit``;
 2. the bodies: Graph writes the credentials it was given in the query (the proof, and the token
    when it came there) into the ``paging.next``/``paging.previous`` links of a page and of every
    list nested in it (an ``attachments`` list), and requests-cache stores the body as received.
    A first stage of the responses' serializer (requests-cache's ``SerializerPipeline`` of
    ``Stage``\\s) writes ``REDACTED`` for the values of ``access_token`` and ``appsecret_proof``
-   in those links, in the copy it stores, before it is pickled.
+   in those links, in the copy it stores, before it is pickled. (requests-cache puts the
+   serializer's name and number of stages in every key: all the sessions of the process get
+   this same pipeline, so the children's sessions find what the parent's stored.)
 
 What the connector reads is unchanged: the response from the network is not touched (the CDK
 logs it, masked); a page read back from the cache differs from it only in those two values,
