@@ -173,15 +173,17 @@ class TestInstallation:
             import dpath
             from airbyte_cdk.sources.streams.call_rate import CachedLimiterSession
             from airbyte_cdk.sources.declarative.retrievers import simple_retriever
-            before = (dpath.get, CachedLimiterSession.send, simple_retriever.PageSizeReducer,
-                      inspect.getsource, ast.parse, gc.get_freeze_count())
+            before = (dpath.get, CachedLimiterSession.send, CachedLimiterSession.__init__,
+                      simple_retriever.PageSizeReducer, inspect.getsource, ast.parse,
+                      gc.get_freeze_count())
             import source_meta_conversations
             names = [m.name for m in pkgutil.walk_packages(
                 source_meta_conversations.__path__, "source_meta_conversations.")]
             for name in names:
                 importlib.import_module(name)
-            after = (dpath.get, CachedLimiterSession.send, simple_retriever.PageSizeReducer,
-                     inspect.getsource, ast.parse, gc.get_freeze_count())
+            after = (dpath.get, CachedLimiterSession.send, CachedLimiterSession.__init__,
+                     simple_retriever.PageSizeReducer, inspect.getsource, ast.parse,
+                     gc.get_freeze_count())
             print(json.dumps({"modules": len(names),
                               "same": [a is b or a == b for a, b in zip(before, after)]}))
             """
@@ -190,9 +192,9 @@ class TestInstallation:
         assert result.returncode == 0, result.stderr
         outcome = json.loads(result.stdout)
         assert outcome["modules"] >= 25
-        assert outcome["same"] == [True] * 6
+        assert outcome["same"] == [True] * 7
 
-    def test_given_install_when_called_then_the_three_process_patches_are_in_place(
+    def test_given_install_when_called_then_the_four_process_patches_are_in_place(
         self,
     ) -> None:
         result = _run_python(
@@ -202,19 +204,20 @@ class TestInstallation:
             from airbyte_cdk.sources.declarative.retrievers import simple_retriever
             from source_meta_conversations import cdk_adaptations
             from source_meta_conversations.cdk_adaptations import (
-                fast_dpath, page_size, single_flight)
+                cache_redaction, fast_dpath, page_size, single_flight)
             assert not cdk_adaptations.installed()
             cdk_adaptations.install()
             cdk_adaptations.install()  # idempotent
             print(dpath.get is fast_dpath.fast_get,
                   CachedLimiterSession.send is single_flight._send,
+                  CachedLimiterSession.__init__ is cache_redaction._init,
                   simple_retriever.PageSizeReducer is page_size.GradualPageSizeReducer,
                   cdk_adaptations.installed())
             """
         )
 
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == ["True", "True", "True", "True"]
+        assert result.stdout.split() == ["True", "True", "True", "True", "True"]
 
     def test_given_a_cdk_without_a_listed_method_when_installed_then_refused_and_nothing_patched(
         self,

@@ -12,6 +12,8 @@ fast_dpath                 ``dpath.get`` answers literal paths without a glob wa
 page_size                  the retriever's ``PageSizeReducer`` grows back gradually    process
 single_flight              ``CachedLimiterSession.send``: one call per page at once;   process
                            no broken 200 kept in the cache
+cache_redaction            ``CachedLimiterSession.__init__``: the HTTP cache stores    process
+                           no appsecret_proof or token (URLs, paging links)
 startup                    ``inspect.getsource``/``ast.parse`` during the CDK import,  process,
                            then ``gc.freeze`` (run.py only)                            import
 factory                    the source's component factory (lazy children, cursors,     source

@@ -10,7 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
-from source_meta_conversations.cdk_adaptations import fast_dpath, page_size, single_flight
+from source_meta_conversations.cdk_adaptations import (
+    cache_redaction,
+    fast_dpath,
+    page_size,
+    single_flight,
+)
 from source_meta_conversations.cdk_adaptations.registry import ProcessPatch
 
 # Every change this package makes to an object the whole process shares.
@@ -18,6 +23,7 @@ PROCESS_PATCHES: tuple[ProcessPatch, ...] = (
     fast_dpath.PATCH,
     page_size.PATCH,
     single_flight.PATCH,
+    cache_redaction.PATCH,
 )
 
 _lock = threading.Lock()
