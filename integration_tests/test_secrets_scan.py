@@ -22,10 +22,8 @@ every request URL, header and response body is logged) and an app secret set:
 Where: stdout and stderr outside records (logs, traces with their stack traces, statuses); the
 records themselves (what reaches the destination); and every file a run left in its working
 directory and ``TMPDIR`` (the CDK keeps its HTTP cache there, in SQLite; a killed run leaves
-it behind, and the suite kills some). The CDK's own copy of the config it was given
-(``<TMPDIR>/tmp*/config.json``, written by ``BaseConnector.configure``, removed at exit) holds
-the token and the app secret by definition, as the config file the platform mounts does: it is
-left out, by name.
+it behind, and the suite kills some). No file is left out: the connector does not let the CDK
+copy its config (token and app secret) to ``<TMPDIR>/tmp*/config.json``.
 """
 
 from __future__ import annotations
@@ -93,10 +91,8 @@ class Scanned:
         )
 
     def files(self) -> Iterator[tuple[Path, bytes]]:
-        """The files the run left, the CDK's copy of its input config excepted."""
+        """The files the run left."""
         for path in self.run.files:
-            if path.name == "config.json" and path.parent.parent.name == "tmp":
-                continue
             yield path, path.read_bytes()
 
 

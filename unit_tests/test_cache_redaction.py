@@ -288,7 +288,7 @@ class TestCachedSession:
 @pytest.fixture
 def kept_run_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The temporary directory the CDK's entrypoint makes for a run, kept after it, as a killed
-    run leaves it (the cache, and the CDK's own copy of the config)."""
+    run leaves it (the cache)."""
     folder = tmp_path / "run"
     folder.mkdir()
 
@@ -348,8 +348,9 @@ class TestConnector:
         http_mocker.assert_number_of_calls(first_page, 1)
         http_mocker.assert_number_of_calls(second_page, 1)
         assert "conversations.sqlite" in {path.name for path in kept_run_directory.iterdir()}
-        # The CDK's own copy of the config it was given holds the token, as the config does.
-        assert _files_holding(kept_run_directory, ACCESS_TOKEN, PROOF) == ["config.json"]
+        # Nor does the run copy its config there (the CDK's configure would).
+        assert _files_holding(kept_run_directory, ACCESS_TOKEN, PROOF) == []
+        assert "config.json" not in {path.name for path in kept_run_directory.iterdir()}
 
 
 def test_given_a_storage_without_a_serializer_pipeline_when_kept_then_refused_by_name(

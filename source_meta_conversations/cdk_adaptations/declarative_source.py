@@ -9,7 +9,10 @@ Replaces, on each source (not process-wide), written for airbyte-cdk 7.39.1:
 - ``_apply_stream_groups``: the manifest's stream group is skipped when the three streams read
   together (at Meta's rate). The CDK applies ``stream_groups`` unconditionally and offers no
   interpolation for them. Whether they read together is the manifest's ``concurrency_level``'s
-  decision (``reads_streams_together``).
+  decision (``reads_streams_together``);
+- ``configure``: returns the config the source was built with (``_config``), as the CDK's does,
+  without first writing it to ``<temp_dir>/config.json``. That copy holds the token and the
+  app secret, nothing of the CDK reads it back, and a killed process leaves it on disk.
 
 ``SourceMetaConversations`` (source.py) builds on this class and uses no private name itself.
 """
@@ -21,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from airbyte_cdk.sources.declarative.concurrency_level import ConcurrencyLevel
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+    ConcurrentDeclarativeSource,
+)
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 
@@ -48,6 +54,12 @@ PRIVATE_NAMES = (
         used_by="declarative_source: skipped when the streams read together",
         parameters=("self", "streams", "top_level_stream_names"),
     ),
+    PrivateName(
+        _SOURCE,
+        "ConcurrentDeclarativeSource",
+        "_config",
+        used_by="declarative_source: configure returns it without a copy on disk",
+    ),
 )
 
 
@@ -58,6 +70,11 @@ def check() -> None:
         ("self", "path_to_yaml", "debug", "catalog", "config", "state", "config_path"),
         "YamlDeclarativeSource.__init__",
         leading=True,
+    )
+    check_parameters(
+        ConcurrentDeclarativeSource.configure,
+        ("self", "config", "temp_dir"),
+        "ConcurrentDeclarativeSource.configure",
     )
 
 
@@ -125,3 +142,11 @@ class AdaptedDeclarativeSource(YamlDeclarativeSource):
         if self._together:
             return
         super()._apply_stream_groups(streams, top_level_stream_names)
+
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        """The config to run with, as the CDK's ``configure`` returns it, written nowhere.
+
+        The CDK's (``DefaultConnectorMixin.configure``, airbyte-cdk 7.39.1) first copies it to
+        ``<temp_dir>/config.json``: credentials on disk that nothing reads back.
+        """
+        return self._config or config
