@@ -5,9 +5,9 @@ an incremental first sync against a sandbox serving the fault, and where that sy
 complete, a resumed sync from its last state with the fault gone. Records are compared by
 primary key with a clean run of the same data (same seed).
 
-Cases marked ``xfail(strict=True)`` cannot pass yet and say why; when that changes, the case
-passes, strict xfail turns
-that into a failure, and the mark must go: that is the signal.
+A case that cannot pass yet is marked ``xfail(strict=True)`` with why (none is, today); when
+that changes, the case passes, strict xfail turns that into a failure, and the mark must go:
+that is the signal.
 """
 
 from __future__ import annotations
@@ -29,13 +29,6 @@ from integration_tests.fault_suite import (
     streams_of,
 )
 
-# What a case cannot show yet. Every bug of issue 13 this suite was written against is fixed;
-# this one is the suite's own bound: the connector's read timeout (90 s, manifest) and a retry
-# outlast the 20 s the suite gives a run (fault_suite.HANG_TIMEOUT_SECONDS) before it kills it.
-HANG_OUTLASTS_THE_SUITE = (
-    "the connector's read timeout (90 s) and its retry outlast the suite's 20 s bound on a run"
-)
-
 URL = re.compile(r"https?://")
 RAW_EXCEPTION = re.compile(r"\w+(Exception|Error)\(|Traceback")
 # What the clear message of each fatal family tells the user to do.
@@ -45,18 +38,13 @@ FIX_OF = {
 }
 
 
-def _cases(
-    expect: set[str], xfails: Mapping[str, str] | None = None, *, exclude: set[str] | None = None
-) -> list[Any]:
-    """The names of the profiles whose outcome is in ``expect``, with their known bugs."""
-    cases = []
-    for profile in PROFILES:
-        if profile.expect not in expect or profile.name in (exclude or set()):
-            continue
-        reason = (xfails or {}).get(profile.name)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        cases.append(pytest.param(profile.name, marks=marks, id=profile.name))
-    return cases
+def _cases(expect: set[str], *, exclude: set[str] | None = None) -> list[Any]:
+    """The names of the profiles whose outcome is in ``expect``."""
+    return [
+        pytest.param(profile.name, id=profile.name)
+        for profile in PROFILES
+        if profile.expect in expect and profile.name not in (exclude or set())
+    ]
 
 
 def _wait_bound(outcome: Outcome) -> float:
@@ -65,9 +53,7 @@ def _wait_bound(outcome: Outcome) -> float:
 
 
 # ---------------------------------------------------------------------------------- every run
-@pytest.mark.parametrize(
-    "name", _cases({COMPLETE, TRANSIENT, CONFIG}, {"hang@once": HANG_OUTLASTS_THE_SUITE})
-)
+@pytest.mark.parametrize("name", _cases({COMPLETE, TRANSIENT, CONFIG}))
 def test_given_each_fault_when_syncing_then_no_run_has_to_be_killed(
     fault_outcomes: Mapping[str, Outcome], name: str
 ) -> None:
@@ -97,11 +83,7 @@ def test_given_each_fault_when_syncing_then_no_thread_waits_past_max_wait_minute
 # ---------------------------------------------------------------------------------- ridden out
 @pytest.mark.parametrize(
     "name",
-    _cases(
-        {COMPLETE},
-        {"hang@once": HANG_OUTLASTS_THE_SUITE},
-        exclude={"stale-cursor on resume"},
-    ),
+    _cases({COMPLETE}, exclude={"stale-cursor on resume"}),
 )
 def test_given_a_fault_a_retry_rides_out_when_syncing_then_every_record_of_the_clean_run_once(
     fault_outcomes: Mapping[str, Outcome], name: str
@@ -122,6 +104,28 @@ def test_given_one_5xx_when_syncing_then_one_retry_after_a_backoff(
     assert outcome.stats["faults"] == {"transient": 1}
     assert outcome.stats["calls"] == fault_outcomes["clean"].stats["calls"] + 1
     assert outcome.faulted.retries == 1
+    assert [seconds for _, seconds in outcome.faulted.waits] == [3.0]  # 2 s backoff + the CDK's 1
+
+
+def test_given_an_answer_that_never_comes_when_syncing_then_the_read_timeout_ends_it_and_a_retry(
+    fault_outcomes: Mapping[str, Outcome],
+) -> None:
+    outcome = fault_outcomes["hang@once"]
+    retry_lines = [
+        str(m["log"]["message"])
+        for m in outcome.faulted.run.of_type("LOG")
+        if "before retrying" in str(m["log"]["message"])
+    ]
+
+    assert outcome.faulted.succeeded, outcome.faulted.run.describe()
+    assert outcome.stats["faults"] == {"hang": 1}
+    assert outcome.stats["calls"] == fault_outcomes["clean"].stats["calls"] + 1
+    assert outcome.faulted.retries == 1
+    # The held answer sent nothing (the sandbox's hang is silence): the read timeout ended it.
+    assert retry_lines == [
+        "Waiting 2.0 s before retrying (backoff, attempt 1; last failure: Meta's server sent "
+        "nothing for longer than the read timeout)."
+    ]
     assert [seconds for _, seconds in outcome.faulted.waits] == [3.0]  # 2 s backoff + the CDK's 1
 
 
@@ -221,12 +225,7 @@ def test_given_a_fatal_fault_when_syncing_then_the_last_error_is_the_clear_messa
     assert not RAW_EXCEPTION.search(last["message"]), last["message"]
 
 
-@pytest.mark.parametrize(
-    "name",
-    _cases(
-        {TRANSIENT},
-    ),
-)
+@pytest.mark.parametrize("name", _cases({TRANSIENT}))
 def test_given_a_fault_that_stays_when_syncing_then_the_last_error_is_a_clear_transient_one(
     fault_outcomes: Mapping[str, Outcome], name: str
 ) -> None:
@@ -248,12 +247,7 @@ def test_given_a_failed_sync_when_it_ends_then_every_record_it_emitted_is_follow
     assert outcome.records_after_last_state() == {}
 
 
-@pytest.mark.parametrize(
-    "name",
-    _cases(
-        {TRANSIENT, CONFIG},
-    ),
-)
+@pytest.mark.parametrize("name", _cases({TRANSIENT, CONFIG}))
 def test_given_a_failed_sync_when_resumed_without_the_fault_then_nothing_is_missing(
     fault_outcomes: Mapping[str, Outcome], name: str
 ) -> None:

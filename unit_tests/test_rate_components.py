@@ -277,7 +277,7 @@ class TestGraphUsageBackoff:
 
         assert backoff.backoff_time(_response(500), 1) == 2.0
 
-    def test_given_wait_when_backoff_then_logs_wait_and_its_source(
+    def test_given_wait_when_backoff_then_logs_wait_its_source_and_what_failed(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         backoff = _backoff()
@@ -285,10 +285,20 @@ class TestGraphUsageBackoff:
         with caplog.at_level(logging.INFO, logger="airbyte"):
             backoff.backoff_time(_response(429, _business_usage(_usage_entry(100, 2))), 1)
             backoff.backoff_time(_response(500), 3)
+            backoff.backoff_time(
+                requests.ReadTimeout(
+                    "HTTPSConnectionPool(host='graph.facebook.com', port=443): Read timed out. "
+                    "(read timeout=90)"
+                ),
+                1,
+            )
 
         assert [record.getMessage() for record in caplog.records] == [
-            "Waiting 120.0 s before retrying (Meta's usage header, attempt 1).",
-            "Waiting 8.0 s before retrying (backoff, attempt 3).",
+            "Waiting 120.0 s before retrying (Meta's usage header, attempt 1; last answer: "
+            "HTTP 429).",
+            "Waiting 8.0 s before retrying (backoff, attempt 3; last answer: HTTP 500).",
+            "Waiting 2.0 s before retrying (backoff, attempt 1; last failure: Meta's server sent "
+            "nothing for longer than the read timeout).",
         ]
 
 

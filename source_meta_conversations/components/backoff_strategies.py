@@ -83,7 +83,15 @@ class GraphUsageBackoff(BackoffStrategy):
         )
         SYNC_WAITS.add(wait, self._bound)
         source = "Meta's usage header" if told is not None else "backoff"
-        LOGGER.info("Waiting %.1f s before retrying (%s, attempt %d).", wait, source, attempt_count)
+        # What failed, in the log too: a call that timed out shows only as a silent gap before
+        # this line otherwise (the CDK's own line says "Rate limit exceeded" for every retry).
+        LOGGER.info(
+            "Waiting %.1f s before retrying (%s, attempt %d; %s).",
+            wait,
+            source,
+            attempt_count,
+            _describe_failure(response_or_exception),
+        )
         return wait
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -353,6 +354,26 @@ class TestHang:
 
         assert retry.status_code == 200
         assert client.sandbox.stats()["faults"] == {"hang": 1}
+
+    def test_given_hang_when_a_request_is_held_then_not_one_byte_comes_back(
+        self, make_sandbox: Callable[..., Sandbox]
+    ) -> None:
+        # Not a status line, not a header: what the client meets is silence, so it is its read
+        # timeout that ends the call (requests' ReadTimeout), not a broken or partial answer.
+        sandbox = make_sandbox(faults=("hang:600@always",))
+        address = urlsplit(sandbox.base_url)
+        request = (
+            f"GET /v26.0/me HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Authorization: Bearer {sandbox.access_token}\r\n\r\n"
+        ).encode()
+
+        with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+            connection.sendall(request)
+            connection.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                connection.recv(1)
+
+        assert sandbox.stats()["faults"] == {"hang": 1}
 
     def test_given_a_held_answer_when_the_sandbox_closes_then_its_thread_ends(
         self, make_sandbox: Callable[..., Sandbox]
