@@ -368,14 +368,6 @@ def test_given_a_key_or_cursor_field_that_cannot_be_read_when_read_then_a_clear_
     _assert_valid_records_or_clear_failure(_set(path, value))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a page whose items are not objects, or whose messages or messages.data is not what "
-        "Graph documents, ends the read with the CDK's 'An unexpected error occurred' around "
-        "a Python exception (AttributeError, TypeError, Jinja's UndefinedError)"
-    ),
-)
 @HALF
 @given(
     path=st.sampled_from([("data", 0), (*CONVERSATION, "messages"), MESSAGES, (*MESSAGES, 1)]),
