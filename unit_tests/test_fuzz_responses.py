@@ -331,14 +331,6 @@ OTHER_TYPES = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "records are emitted as Graph sent them: a field of another type than the stream's "
-        "schema says (an object where a string is documented, a number, a list) makes an "
-        "invalid record; nothing conforms or drops it"
-    ),
-)
 @HALF
 @given(path=st.sampled_from([p for p, _ in FIELD_PATHS]), value=OTHER_TYPES)
 @example(path=(*MESSAGES, 0, "message"), value={"text": "Does this come in blue?"})

@@ -1,0 +1,315 @@
+"""Schema normalization: each record typed as its stream's schema says, or the read ends clearly."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, dataclass
+from typing import Any
+
+from airbyte_cdk.sources.declarative.extractors import TypeTransformer
+from airbyte_cdk.sources.types import Config
+from airbyte_cdk.sources.utils.transform import TypeTransformer as CdkTypeTransformer
+
+from source_meta_conversations.components.timestamps import rfc3339
+from source_meta_conversations.sync.unexpected_types import UNEXPECTED_TYPES
+
+LOGGER = logging.getLogger("airbyte")
+
+
+class _Unconformable:
+    def __repr__(self) -> str:
+        return "UNCONFORMABLE"
+
+
+# What a conformer answers for a value it cannot bring to the documented type.
+_UNCONFORMABLE: Any = _Unconformable()
+_MISSING: Any = object()
+_NONE_TYPE = type(None)
+# The Python types a JSON Schema type is parsed into (a bool is no integer here, unlike Python).
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (_NONE_TYPE,),
+}
+_JSON_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+    _NONE_TYPE: "null",
+}
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One schema node, compiled: what is kept as it is, and how anything else is conformed.
+
+    ``accepted`` are the Python types kept without a look inside (a string where a string is
+    documented; not a dict whose properties are documented, which ``conform`` walks). ``conform``
+    takes any other value and returns it conformed, or ``_UNCONFORMABLE``.
+    """
+
+    path: str
+    kind: str
+    nullable: bool
+    accepted: frozenset[type]
+    conform: Callable[[Any], Any]
+
+
+Report = Callable[[_Field, Any], None]
+Properties = tuple[tuple[str, _Field], ...]
+
+
+@dataclass
+class ConformToSchema(TypeTransformer):
+    """Bring every record to its stream's JSON schema before it is emitted.
+
+    Graph does not always send what it documents (``"true"`` for Instagram's
+    ``is_unsupported``, a number or an object where text is documented), and a destination
+    may reject a record that does not match the catalog. Each value the schema types is:
+
+    - kept when it has the documented type (a ``date-time`` string must also be a readable
+      time, and is written as RFC 3339: Graph's ``2022-07-12T19:11:07+0000`` becomes
+      ``2022-07-12T19:11:07+00:00``);
+    - converted when no information is lost: where a string is documented, a number,
+      boolean, object or list becomes its JSON text (``{"text": "Hi"}`` becomes
+      ``'{"text":"Hi"}'``, not Python's ``str()``); where an integer, number or boolean is
+      documented, the CDK's default conversions of a string (``"12"`` to 12, ``"true"`` or
+      ``"yes"`` to true), a float without fraction to an integer, 0 or 1 to a boolean;
+    - else left out: null where the schema allows null, else the key is removed (an item of
+      a list: null, or removed), with one warning per stream and field path in a sync.
+
+    Values nobody documented (``additionalProperties``) pass as they are, unwalked (the
+    conversations' nested ``messages`` page is the children's).
+
+    Why a component: the CDK's ``Default`` normalization (``TypeTransformer``) converts with
+    Python's ``str()`` and ``bool()`` (``{"a": 1}`` becomes ``"{'a': 1}"``, 5 becomes true),
+    keeps what it cannot convert (invalid records reach the destination with a warning per
+    record), and walks the whole schema with a jsonschema validator on every record. This
+    compiles each stream's schema once (its ``$ref`` s are resolved by the schema loader) and
+    looks only at the fields a record has.
+
+    Example (message_details): ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+0000",
+    "message": 5, "is_unsupported": "true", "from": ["x"]}`` becomes ``{"id": "m_1",
+    "created_time": "2022-07-12T19:11:07+00:00", "message": "5", "is_unsupported": true,
+    "from": null}`` and logs once that ``from`` came as an array.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    # The stream's name comes from its ``$parameters`` (manifest).
+    name: str = ""
+    # What one record is, in Graph's words, for the log and errors: "conversation", "message".
+    graph_object: str = "record"
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._compiled: tuple[Mapping[str, Any], _Plan] | None = None
+
+    def transform(self, record: dict[str, Any], schema: Mapping[str, Any]) -> None:
+        """Conform ``record`` in place."""
+        plan = self._plan(schema)
+        _conform_properties(record, plan.properties, plan.report)
+
+    def _plan(self, schema: Mapping[str, Any]) -> _Plan:
+        """The stream's schema compiled, once (the CDK hands every record the same schema)."""
+        compiled = self._compiled
+        if compiled is None or compiled[0] is not schema:
+            compiled = (schema, _Plan.compile(schema, self._report))
+            self._compiled = compiled
+        return compiled[1]
+
+    def _report(self, field: _Field, value: Any) -> None:
+        """Warn, once per stream and field in a sync, that a value of another type was left out."""
+        if not UNEXPECTED_TYPES.first(self.name, field.path):
+            return
+        outcome = (
+            "such values are written as null"
+            if field.nullable
+            else "such values are left out of the records"
+        )
+        LOGGER.warning(
+            "Stream %s: Meta sent %s of a %s as %s, not as the documented %s; %s (logged once "
+            "per stream and field).",
+            self.name,
+            field.path,
+            self.graph_object,
+            _JSON_NAMES.get(type(value), type(value).__name__),
+            field.kind,
+            outcome,
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A stream's schema compiled: its top-level properties."""
+
+    properties: Properties
+    report: Report
+
+    @classmethod
+    def compile(cls, schema: Mapping[str, Any], report: Report) -> _Plan:
+        """Compile ``schema`` (an object schema with resolved ``$ref`` s)."""
+        return cls(properties=_compile_properties(schema, "", report), report=report)
+
+
+# ------------------------------------------------------------------------------ compiling
+def _compile_properties(schema: Mapping[str, Any], prefix: str, report: Report) -> Properties:
+    """The typed properties of an object schema, each compiled."""
+    compiled = []
+    for name, subschema in (schema.get("properties") or {}).items():
+        field = _compile(subschema, f"{prefix}{name}", report)
+        if field is not None:
+            compiled.append((name, field))
+    return tuple(compiled)
+
+
+def _compile(schema: Mapping[str, Any], path: str, report: Report) -> _Field | None:
+    """One schema node compiled; None when it types nothing (any value passes)."""
+    if "$ref" in schema:
+        raise ValueError(f"The schema at {path} still has a $ref: the schema loader resolves them.")
+    declared = schema.get("type")
+    if not declared:
+        return None
+    types = [declared] if isinstance(declared, str) else list(declared)
+    nullable = "null" in types
+    types = [t for t in types if t != "null"]
+    none: tuple[type, ...] = (_NONE_TYPE,) if nullable else ()
+    if len(types) != 1:
+        accepted = frozenset(t for name in types for t in _PYTHON_TYPES.get(name, ()))
+        return _Field(path, " or ".join(types), nullable, accepted | set(none), _union(types))
+    kind = types[0]
+    if kind == "string" and schema.get("format") == "date-time":
+        return _Field(path, "date-time", nullable, frozenset(none), _date_time)
+    if kind == "object" and schema.get("properties"):
+        properties = _compile_properties(schema, f"{path}.", report)
+        return _Field(path, kind, nullable, frozenset(none), _object(properties, report))
+    if kind == "array" and isinstance(schema.get("items"), Mapping):
+        item = _compile(schema["items"], f"{path}[]", report)
+        if item is not None:
+            return _Field(path, kind, nullable, frozenset(none), _array(item, report))
+    conform = _SCALARS.get(kind, _never)
+    return _Field(path, kind, nullable, frozenset((*_PYTHON_TYPES.get(kind, ()), *none)), conform)
+
+
+def _conform_properties(record: dict[str, Any], properties: Properties, report: Report) -> None:
+    """Conform, in place, each typed property ``record`` has."""
+    for key, field in properties:
+        old = record.get(key, _MISSING)
+        if old is _MISSING or type(old) in field.accepted:
+            continue
+        new = field.conform(old)
+        if new is _UNCONFORMABLE:
+            report(field, old)
+            if field.nullable:
+                record[key] = None
+            else:
+                del record[key]
+        elif new is not old:
+            record[key] = new
+
+
+def _object(properties: Properties, report: Report) -> Callable[[Any], Any]:
+    def conform(value: Any) -> Any:
+        if type(value) is not dict:
+            return _UNCONFORMABLE
+        _conform_properties(value, properties, report)
+        return value
+
+    return conform
+
+
+def _array(item: _Field, report: Report) -> Callable[[Any], Any]:
+    def conform(value: Any) -> Any:
+        if type(value) is not list:
+            return _UNCONFORMABLE
+        removed = False
+        for index, old in enumerate(value):
+            if type(old) in item.accepted:
+                continue
+            new = item.conform(old)
+            if new is _UNCONFORMABLE:
+                report(item, old)
+                if not item.nullable:
+                    removed = True
+                new = None if item.nullable else _UNCONFORMABLE
+            if new is not old:
+                value[index] = new
+        if removed:
+            value[:] = [element for element in value if element is not _UNCONFORMABLE]
+        return value
+
+    return conform
+
+
+# ------------------------------------------------------------------------------ scalars
+# Each is called only for a value that is not of the documented type (nor null where allowed).
+def _json_text(value: Any) -> Any:
+    """A value as JSON text (an object's or a list's, a number's, ``true``), compact."""
+    if value is None:
+        return _UNCONFORMABLE
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return _UNCONFORMABLE
+
+
+def _date_time(value: Any) -> Any:
+    readable = rfc3339(value)
+    return _UNCONFORMABLE if readable is None else readable
+
+
+def _from_string(value: str, kind: str) -> Any:
+    """The CDK's default conversion of a string to ``kind``; what it cannot convert, unchanged."""
+    return CdkTypeTransformer.default_convert(value, {"type": kind})
+
+
+def _integer(value: Any) -> Any:
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str:
+        converted = _from_string(value, "integer")
+        return converted if type(converted) is int else _UNCONFORMABLE
+    return _UNCONFORMABLE
+
+
+def _number(value: Any) -> Any:
+    if type(value) is str:
+        converted = _from_string(value, "number")
+        if type(converted) is float and converted - converted == 0:  # finite
+            return converted
+    return _UNCONFORMABLE
+
+
+def _boolean(value: Any) -> Any:
+    if type(value) is str:
+        converted = _from_string(value, "boolean")
+        return converted if type(converted) is bool else _UNCONFORMABLE
+    if type(value) is int and value in (0, 1):
+        return value == 1
+    return _UNCONFORMABLE
+
+
+def _never(value: Any) -> Any:
+    """An object or array documented without properties or items: only itself is kept."""
+    return _UNCONFORMABLE
+
+
+_SCALARS: dict[str, Callable[[Any], Any]] = {
+    "string": _json_text,
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+}
+
+
+def _union(types: list[str]) -> Callable[[Any], Any]:
+    """Several types documented (Meta's ``video_type``): text if text is one of them."""
+    return _json_text if "string" in types else _never
