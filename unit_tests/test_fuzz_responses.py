@@ -340,14 +340,6 @@ def test_given_a_field_of_another_type_when_read_then_a_valid_record_or_a_clear_
     _assert_valid_records_or_clear_failure(_set(path, value))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a conversation or message whose updated_time or created_time is missing, null or no "
-        "Graph time ends the read with the CDK's 'An unexpected error occurred' around a "
-        "ValueError of the cursor's date parsing, or passes on an invalid record"
-    ),
-)
 @HALF
 @given(
     path=st.sampled_from([p for p, _ in KEY_PATHS]),

@@ -13,13 +13,16 @@ import logging
 from typing import Any
 
 import pytest
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.declarative.schema import JsonFileSchemaLoader
 from airbyte_cdk.test.mock_http import HttpMocker
+from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations import sync
 from source_meta_conversations.components import normalization
 from source_meta_conversations.components.normalization import ConformToSchema
-from unit_tests.mock_server.config import ConfigBuilder
+from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
     ConversationBuilder,
@@ -28,8 +31,13 @@ from unit_tests.mock_server.response_builder import (
     page,
     template,
 )
-from unit_tests.mock_server.source_runner import read_streams, records_of
+from unit_tests.mock_server.source_runner import read_streams, records_of, stream_error
 
+CURSORS = {
+    "conversations": "updated_time",
+    "messages": "created_time",
+    "message_details": "created_time",
+}
 OBJECTS = {"conversations": "conversation", "messages": "message", "message_details": "message"}
 
 
@@ -43,7 +51,7 @@ def _schema(stream: str) -> dict[str, Any]:
     return dict(loader.get_json_schema())
 
 
-SCHEMAS = {stream: _schema(stream) for stream in OBJECTS}
+SCHEMAS = {stream: _schema(stream) for stream in CURSORS}
 
 
 def _normalizer(stream: str = "message_details") -> ConformToSchema:
@@ -51,6 +59,7 @@ def _normalizer(stream: str = "message_details") -> ConformToSchema:
         config={},
         parameters={},
         name=stream,
+        cursor_field=CURSORS[stream],
         graph_object=OBJECTS[stream],
     )
 
@@ -326,6 +335,82 @@ class TestLeftOut:
         ]
 
 
+class TestKeyAndCursor:
+    @pytest.mark.parametrize(
+        ("record", "shown"),
+        [
+            ({"id": "m_1", "created_time": "yesterday"}, "got 'yesterday'"),
+            ({"id": "m_1", "created_time": None}, "got null"),
+            ({"id": "m_1"}, "it was missing"),
+            ({"id": "m_1", "created_time": 1657653067}, "got 1657653067"),
+            (
+                {"id": "m_1", "created_time": "2022-02-30T00:00:00+0000"},
+                "got '2022-02-30T00:00:00+0000'",
+            ),
+            ({"id": "m_1", "created_time": "x" * 50}, f"got '{'x' * 40}...'"),
+        ],
+        ids=["a_word", "null", "missing", "unix_seconds", "february_30", "long_text"],
+    )
+    def test_given_a_created_time_that_cannot_be_read_when_conformed_then_a_system_error(
+        self, record: dict[str, Any], shown: str
+    ) -> None:
+        with pytest.raises(AirbyteTracedException) as raised:
+            _normalizer("messages").transform(record, SCHEMAS["messages"])
+
+        assert raised.value.failure_type == FailureType.system_error
+        assert raised.value.message == (
+            f"Meta answered message m_1 (stream messages) without a readable created_time "
+            f"({shown}): the stream's state is kept by that field, so the sync stopped before "
+            "this message. The records before it were delivered and the state was saved only "
+            "up to them. This comes from Meta's answer, not from your configuration: run the "
+            "sync again later, and if it stops on the same message, report it to Meta's "
+            "developer support."
+        )
+
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [
+            (None, "got null"),
+            ("", "got ''"),
+            (["m_1"], 'got ["m_1"]'),
+            ({"id": "m_1"}, 'got {"id":"m_1"}'),
+            (True, "got true"),
+            (1.5, "got 1.5"),
+        ],
+        ids=["null", "empty", "a_list", "an_object", "a_boolean", "a_fraction"],
+    )
+    def test_given_an_id_that_cannot_be_read_when_conformed_then_a_system_error_naming_the_parent(
+        self, value: Any, shown: str
+    ) -> None:
+        record = {"id": value, "created_time": "2022-07-12T19:11:07+0000", "conversation_id": "t_1"}
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            _normalizer().transform(record, SCHEMAS["message_details"])
+
+        assert raised.value.failure_type == FailureType.system_error
+        assert str(raised.value.message).startswith(
+            f"Meta answered a message of conversation t_1 (stream message_details) without a "
+            f"readable id ({shown}): every record of the stream must have one, so the sync "
+            "stopped before this message."
+        )
+
+    def test_given_a_conversation_without_an_id_when_conformed_then_it_names_no_parent(
+        self,
+    ) -> None:
+        with pytest.raises(AirbyteTracedException) as raised:
+            _normalizer("conversations").transform(
+                {"updated_time": graph_time(1)}, SCHEMAS["conversations"]
+            )
+
+        assert str(raised.value.message).startswith(
+            "Meta answered a conversation (stream conversations) without a readable id (it was "
+            "missing)"
+        )
+
+    def test_given_an_integer_id_when_conformed_then_its_decimal_text(self) -> None:
+        assert _conformed(_message(id=104839588217347))["id"] == "104839588217347"
+
+
 class TestCompiledOnce:
     def test_given_many_records_when_conformed_then_the_schema_is_compiled_once(
         self, monkeypatch: pytest.MonkeyPatch
@@ -333,9 +418,9 @@ class TestCompiledOnce:
         compiled: list[int] = []
         original = normalization._Plan.compile
 
-        def counting(schema: Any, report: Any) -> Any:
+        def counting(schema: Any, cursor_field: str, report: Any) -> Any:
             compiled.append(1)
-            return original(schema, report)
+            return original(schema, cursor_field, report)
 
         monkeypatch.setattr(normalization._Plan, "compile", counting)
         normalizer = _normalizer()
@@ -408,3 +493,123 @@ class TestRead:
 
         (record,) = records_of(output, "conversations")
         assert json.loads(json.dumps(record))["snippet"] == '{"a":[1,null]}'
+
+
+PREVIOUS_LISTING = graph_time(100)
+PREVIOUS_WATERMARK = graph_time(90)
+
+
+def _previous_state() -> list[Any]:
+    """A clean sync's state: conversations to second 100, messages to second 90."""
+    parent = {
+        "use_global_cursor": False,
+        "states": [
+            {
+                "partition": {"platform": "messenger", "page_id": PAGE_ID},
+                "cursor": {"updated_time": PREVIOUS_LISTING},
+            }
+        ],
+    }
+    builder = StateBuilder().with_stream_state("conversations", parent)
+    for stream in ("messages", "message_details"):
+        builder = builder.with_stream_state(
+            stream,
+            {
+                "use_global_cursor": True,
+                "state": {"created_time": PREVIOUS_WATERMARK},
+                "lookback_window": 0,
+                "parent_state": {"conversations": parent},
+            },
+        )
+    return builder.build()
+
+
+def _three_conversations(change: Any) -> list[dict[str, Any]]:
+    """Conversations t_500, t_480, t_460 with two messages each; ``change`` edits t_480."""
+    conversations = []
+    for second in (500, 480, 460):
+        messages = [message(f"m_{second}", second), message(f"m_{second}b", second - 1)]
+        conversation = ConversationBuilder(f"t_{second}", second).with_messages(messages).build()
+        if second == 480:
+            change(conversation)
+        conversations.append(conversation)
+    return conversations
+
+
+def _final_state(output: Any, stream: str) -> dict[str, Any]:
+    states = [
+        m.state.stream
+        for m in output.state_messages
+        if m.state is not None
+        and m.state.stream is not None
+        and m.state.stream.stream_descriptor.name == stream
+    ]
+    return dict(states[-1].stream_state.__dict__)
+
+
+class TestKeyAndCursorRead:
+    @pytest.mark.parametrize("stream", ["messages", "message_details"])
+    def test_given_an_unreadable_created_time_when_read_then_the_watermark_stays(
+        self, http_mocker: HttpMocker, stream: str
+    ) -> None:
+        def unreadable(conversation: dict[str, Any]) -> None:
+            conversation["messages"]["data"][1]["created_time"] = "yesterday"
+
+        http_mocker.get(
+            RequestBuilder.conversations().build(), page(_three_conversations(unreadable))
+        )
+
+        output = read_streams(
+            ConfigBuilder().build(),
+            [stream],
+            sync_mode=SyncMode.incremental,
+            state=_previous_state(),
+            expecting_exception=True,
+        )
+
+        error = stream_error(output, stream)
+        assert error.failure_type == FailureType.system_error
+        assert str(error.message).startswith(
+            f"Meta answered message m_480b (stream {stream}) without a readable created_time "
+            "(got 'yesterday')"
+        )
+        delivered = [r["id"] for r in records_of(output, stream)]
+        assert "m_480b" not in delivered
+        assert {"m_500", "m_500b", "m_480"} <= set(delivered)
+        final = _final_state(output, stream)
+        # Not second 500, the newest delivered: the next sync must read m_480b again.
+        assert final["state"] == {"created_time": PREVIOUS_WATERMARK}
+        parent_cursor = final["parent_state"]["conversations"]["states"][0]["cursor"]
+        assert parent_cursor["updated_time"] == PREVIOUS_LISTING
+
+    def test_given_an_unreadable_updated_time_when_read_then_the_listing_state_stays(
+        self, http_mocker: HttpMocker
+    ) -> None:
+        def unreadable(conversation: dict[str, Any]) -> None:
+            del conversation["updated_time"]
+
+        http_mocker.get(
+            RequestBuilder.conversations().build(), page(_three_conversations(unreadable))
+        )
+
+        output = read_streams(
+            ConfigBuilder().build(),
+            ["conversations"],
+            sync_mode=SyncMode.incremental,
+            state=_previous_state(),
+            expecting_exception=True,
+        )
+
+        error = stream_error(output, "conversations")
+        assert (error.failure_type, error.message) == (
+            FailureType.system_error,
+            "Meta answered conversation t_480 (stream conversations) without a readable "
+            "updated_time (it was missing): the stream's state is kept by that field, so the "
+            "sync stopped before this conversation. The records before it were delivered and "
+            "the state was saved only up to them. This comes from Meta's answer, not from your "
+            "configuration: run the sync again later, and if it stops on the same "
+            "conversation, report it to Meta's developer support.",
+        )
+        assert [r["id"] for r in records_of(output, "conversations")] == ["t_500"]
+        cursor = _final_state(output, "conversations")["states"][0]["cursor"]
+        assert cursor["updated_time"] == PREVIOUS_LISTING

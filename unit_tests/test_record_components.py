@@ -236,6 +236,28 @@ class TestNewMessagesFilter:
 
         assert [record["id"] for record in result] == expected_ids
 
+    @pytest.mark.parametrize(
+        "created_time",
+        ["yesterday", None, 1657653067, "2026-02-30T00:00:00+0000", "garbage+0000"],
+        ids=["a_word", "null", "a_number", "february_30", "utc_suffix_only"],
+    )
+    def test_given_a_created_time_that_is_no_time_when_filter_then_kept_for_the_schema_check(
+        self, created_time: Any
+    ) -> None:
+        # Dropped here, the message would vanish unreported; kept, ConformToSchema ends the read
+        # on it with an error naming it (test_normalization.py).
+        records = [{"id": "m_1", "created_time": created_time}, {"id": "m_0"}]
+
+        result = list(
+            NewMessagesFilter(config={}, parameters={}).filter_records(
+                records,
+                stream_state={},
+                stream_slice=_child_slice(start_time="2026-03-01T00:00:00+0000"),
+            )
+        )
+
+        assert result == records
+
     def test_given_slice_start_with_non_utc_offset_when_filter_then_compares_instants(
         self,
     ) -> None:

@@ -3,7 +3,8 @@
 - ``transformations``: where a record came from (page, platform, conversation), which fields a
   stream keeps or drops.
 - ``record_filters``: the messages new since the stream's watermark.
-- ``normalization``: every record typed as its schema says (RFC 3339 times included).
+- ``normalization``: every record typed as its schema says (RFC 3339 times included); a record
+  whose key or cursor cannot be read ends the read clearly.
 - ``decoders``: a Graph page parsed once, however many components read it; its shape checked.
 - ``paginators``: Graph cursor paging that ends only without ``paging.next`` and never loops.
 - ``error_handlers``: Meta's usage headers read on every answer; a refused saved cursor.

@@ -8,9 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
 
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors import TypeTransformer
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.sources.utils.transform import TypeTransformer as CdkTypeTransformer
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components.timestamps import rfc3339
 from source_meta_conversations.sync.unexpected_types import UNEXPECTED_TYPES
@@ -46,6 +48,8 @@ _JSON_NAMES = {
     list: "an array",
     _NONE_TYPE: "null",
 }
+# How much of an unreadable key or cursor value an error shows.
+_SHOWN_CHARACTERS = 40
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,11 @@ class ConformToSchema(TypeTransformer):
       a list: null, or removed), with one warning per stream and field path in a sync.
 
     Values nobody documented (``additionalProperties``) pass as they are, unwalked (the
-    conversations' nested ``messages`` page is the children's).
+    conversations' nested ``messages`` page is the children's). The key and the cursor are
+    not left out: a record whose required field (``id``) or ``cursor_field`` cannot be read
+    ends the read with a system error naming the stream, the object, the field and the value,
+    before the cursor sees the record (the state never passes it); the records before it
+    were emitted.
 
     Why a component: the CDK's ``Default`` normalization (``TypeTransformer``) converts with
     Python's ``str()`` and ``bool()`` (``{"a": 1}`` becomes ``"{'a': 1}"``, 5 becomes true),
@@ -100,13 +108,16 @@ class ConformToSchema(TypeTransformer):
     Example (message_details): ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+0000",
     "message": 5, "is_unsupported": "true", "from": ["x"]}`` becomes ``{"id": "m_1",
     "created_time": "2022-07-12T19:11:07+00:00", "message": "5", "is_unsupported": true,
-    "from": null}`` and logs once that ``from`` came as an array.
+    "from": null}`` and logs once that ``from`` came as an array; ``{"id": "m_1",
+    "created_time": "yesterday"}`` raises "Meta answered message m_1 (stream message_details)
+    without a readable created_time (got 'yesterday') ...".
     """
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    # The stream's name comes from its ``$parameters`` (manifest).
+    # The stream's name and cursor field come from its ``$parameters`` (manifest).
     name: str = ""
+    cursor_field: str = ""
     # What one record is, in Graph's words, for the log and errors: "conversation", "message".
     graph_object: str = "record"
 
@@ -114,15 +125,19 @@ class ConformToSchema(TypeTransformer):
         self._compiled: tuple[Mapping[str, Any], _Plan] | None = None
 
     def transform(self, record: dict[str, Any], schema: Mapping[str, Any]) -> None:
-        """Conform ``record`` in place."""
+        """Conform ``record`` in place; raise when its key or cursor cannot be read."""
         plan = self._plan(schema)
+        for key, field in plan.readable:
+            value = record.get(key, _MISSING)
+            if not _readable(field, value):
+                raise self._unreadable(record, key, value)
         _conform_properties(record, plan.properties, plan.report)
 
     def _plan(self, schema: Mapping[str, Any]) -> _Plan:
         """The stream's schema compiled, once (the CDK hands every record the same schema)."""
         compiled = self._compiled
         if compiled is None or compiled[0] is not schema:
-            compiled = (schema, _Plan.compile(schema, self._report))
+            compiled = (schema, _Plan.compile(schema, self.cursor_field, self._report))
             self._compiled = compiled
         return compiled[1]
 
@@ -146,18 +161,80 @@ class ConformToSchema(TypeTransformer):
             outcome,
         )
 
+    def _unreadable(self, record: Mapping[str, Any], key: str, value: Any) -> Exception:
+        """The error for a record whose key or cursor ``key`` holds ``value``."""
+        noun = self.graph_object
+        record_id = record.get("id")
+        where = (
+            f" of conversation {record['conversation_id']}" if "conversation_id" in record else ""
+        )
+        named = (
+            f"{noun} {record_id}"
+            if key != "id" and isinstance(record_id, str)
+            else f"a {noun}{where}"
+        )
+        role = (
+            "the stream's state is kept by that field"
+            if key == self.cursor_field
+            else "every record of the stream must have one"
+        )
+        message = (
+            f"Meta answered {named} (stream {self.name}) without a readable {key} "
+            f"({_shown(value)}): {role}, so the sync stopped before this {noun}. The records "
+            "before it were delivered and the state was saved only up to them. This comes from "
+            "Meta's answer, not from your configuration: run the sync again later, and if it "
+            f"stops on the same {noun}, report it to Meta's developer support."
+        )
+        return AirbyteTracedException(
+            message=message,
+            internal_message=f"Unreadable {key} in a record of stream {self.name}.",
+            failure_type=FailureType.system_error,
+        )
+
 
 @dataclass(frozen=True)
 class _Plan:
-    """A stream's schema compiled: its top-level properties."""
+    """A stream's schema compiled: its top-level properties and the fields that must be read."""
 
     properties: Properties
+    readable: Properties
     report: Report
 
     @classmethod
-    def compile(cls, schema: Mapping[str, Any], report: Report) -> _Plan:
+    def compile(cls, schema: Mapping[str, Any], cursor_field: str, report: Report) -> _Plan:
         """Compile ``schema`` (an object schema with resolved ``$ref`` s)."""
-        return cls(properties=_compile_properties(schema, "", report), report=report)
+        properties = _compile_properties(schema, "", report)
+        by_name = dict(properties)
+        must_read = [*schema.get("required", []), *([cursor_field] if cursor_field else [])]
+        readable = tuple(
+            (name, by_name[name]) for name in dict.fromkeys(must_read) if name in by_name
+        )
+        return cls(properties=properties, readable=readable, report=report)
+
+
+def _readable(field: _Field, value: Any) -> bool:
+    """Whether a key or cursor value can be used as one (conformed, it identifies or orders)."""
+    if value is None or value is _MISSING:
+        return False
+    if field.kind == "date-time":
+        return rfc3339(value) is not None
+    if field.kind == "string":
+        # An integer id is its decimal text; nothing else (a list, an object) names a record.
+        return (type(value) is str and value != "") or type(value) is int
+    return type(value) in field.accepted
+
+
+def _shown(value: Any) -> str:
+    """A key or cursor value as an error shows it: short, JSON-like, never Python's repr."""
+    if value is _MISSING:
+        return "it was missing"
+    if type(value) is str:
+        text = value if len(value) <= _SHOWN_CHARACTERS else value[:_SHOWN_CHARACTERS] + "..."
+        return f"got '{text}'"
+    text = _json_text(value)
+    if text is _UNCONFORMABLE:
+        return f"got {_JSON_NAMES.get(type(value), 'a value')}"
+    return "got " + (text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "...")
 
 
 # ------------------------------------------------------------------------------ compiling

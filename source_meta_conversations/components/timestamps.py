@@ -51,7 +51,15 @@ def as_utc(timestamp: str) -> str:
     return moment.strftime(_GRAPH_TIME_FORMAT)
 
 
-def created_utc(record: Mapping[str, Any]) -> str:
-    """A record's ``created_time`` in Graph's UTC form (parsed only when not already UTC)."""
-    created = str(record.get("created_time", ""))
-    return created if created.endswith("+0000") or not created else as_utc(created)
+def created_utc(record: Mapping[str, Any]) -> str | None:
+    """A record's ``created_time`` in Graph's UTC form; None when it is not a readable time.
+
+    Parsed only when its offset is not UTC. Example: ``2026-03-01T01:00:00+0100`` gives
+    ``2026-03-01T00:00:00+0000``; a missing or null ``created_time``, or ``"yesterday"``, None.
+    """
+    readable = rfc3339(record.get("created_time"))
+    if readable is None:
+        return None
+    if readable.endswith("+00:00"):
+        return readable[:-6] + "+0000"
+    return as_utc(readable)
