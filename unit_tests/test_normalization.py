@@ -407,6 +407,19 @@ class TestKeyAndCursor:
             "missing)"
         )
 
+    def test_given_a_long_id_when_its_cursor_cannot_be_read_then_the_error_shortens_it(
+        self,
+    ) -> None:
+        record = {"id": "m_" + "x" * 100, "created_time": None}
+
+        with pytest.raises(AirbyteTracedException) as raised:
+            _normalizer("messages").transform(record, SCHEMAS["messages"])
+
+        assert str(raised.value.message).startswith(
+            f"Meta answered message m_{'x' * 38}... (stream messages) without a readable "
+            "created_time (got null)"
+        )
+
     def test_given_an_integer_id_when_conformed_then_its_decimal_text(self) -> None:
         assert _conformed(_message(id=104839588217347))["id"] == "104839588217347"
 

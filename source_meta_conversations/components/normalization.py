@@ -169,7 +169,7 @@ class ConformToSchema(TypeTransformer):
             f" of conversation {record['conversation_id']}" if "conversation_id" in record else ""
         )
         named = (
-            f"{noun} {record_id}"
+            f"{noun} {_shortened(record_id)}"
             if key != "id" and isinstance(record_id, str)
             else f"a {noun}{where}"
         )
@@ -229,12 +229,15 @@ def _shown(value: Any) -> str:
     if value is _MISSING:
         return "it was missing"
     if type(value) is str:
-        text = value if len(value) <= _SHOWN_CHARACTERS else value[:_SHOWN_CHARACTERS] + "..."
-        return f"got '{text}'"
+        return f"got '{_shortened(value)}'"
     text = _json_text(value)
     if text is _UNCONFORMABLE:
         return f"got {_JSON_NAMES.get(type(value), 'a value')}"
-    return "got " + (text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "...")
+    return f"got {_shortened(text)}"
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "..."
 
 
 # ------------------------------------------------------------------------------ compiling
