@@ -129,9 +129,12 @@ class ConformToSchema(TypeTransformer):
         plan = self._plan(schema)
         for key, field in plan.readable:
             value = record.get(key, _MISSING)
-            if not _readable(field, value):
+            read = _read(field, value)
+            if read is _UNCONFORMABLE:
                 raise self._unreadable(record, key, value)
-        _conform_properties(record, plan.properties, plan.report)
+            if read is not value:
+                record[key] = read
+        _conform_properties(record, plan.others, plan.report)
 
     def _plan(self, schema: Mapping[str, Any]) -> _Plan:
         """The stream's schema compiled, once (the CDK hands every record the same schema)."""
@@ -194,34 +197,39 @@ class ConformToSchema(TypeTransformer):
 
 @dataclass(frozen=True)
 class _Plan:
-    """A stream's schema compiled: its top-level properties and the fields that must be read."""
+    """A stream's schema compiled: the fields that must be read, and the other properties."""
 
-    properties: Properties
     readable: Properties
+    others: Properties
     report: Report
 
     @classmethod
     def compile(cls, schema: Mapping[str, Any], cursor_field: str, report: Report) -> _Plan:
         """Compile ``schema`` (an object schema with resolved ``$ref`` s)."""
         properties = _compile_properties(schema, "", report)
-        by_name = dict(properties)
-        must_read = [*schema.get("required", []), *([cursor_field] if cursor_field else [])]
-        readable = tuple(
-            (name, by_name[name]) for name in dict.fromkeys(must_read) if name in by_name
+        must_read = {*schema.get("required", []), *([cursor_field] if cursor_field else [])}
+        return cls(
+            readable=tuple((name, f) for name, f in properties if name in must_read),
+            others=tuple((name, f) for name, f in properties if name not in must_read),
+            report=report,
         )
-        return cls(properties=properties, readable=readable, report=report)
 
 
-def _readable(field: _Field, value: Any) -> bool:
-    """Whether a key or cursor value can be used as one (conformed, it identifies or orders)."""
+def _read(field: _Field, value: Any) -> Any:
+    """A key or cursor value conformed, or ``_UNCONFORMABLE`` when it cannot serve as one.
+
+    Stricter than conforming: an id must be non-empty text or a whole number (its decimal
+    text); a list or an object names no record. A cursor must be a time the cursors parse.
+    """
     if value is None or value is _MISSING:
-        return False
+        return _UNCONFORMABLE
     if field.kind == "date-time":
-        return rfc3339(value) is not None
+        return _date_time(value)
     if field.kind == "string":
-        # An integer id is its decimal text; nothing else (a list, an object) names a record.
-        return (type(value) is str and value != "") or type(value) is int
-    return type(value) in field.accepted
+        if type(value) is str:
+            return value if value else _UNCONFORMABLE
+        return str(value) if type(value) is int else _UNCONFORMABLE
+    return value if type(value) in field.accepted else _UNCONFORMABLE
 
 
 def _shown(value: Any) -> str:
