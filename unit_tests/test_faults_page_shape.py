@@ -94,7 +94,7 @@ class TestGraphPageProblem:
         [
             (
                 lambda b: b["data"].append(5),
-                "holds a number as item 2 of data, not an object",
+                "holds an integer as item 2 of data, not an object",
             ),
             (
                 lambda b: b["data"].insert(0, None),
@@ -118,11 +118,11 @@ class TestGraphPageProblem:
             ),
             (
                 lambda b: b["data"][0]["messages"]["data"].append([1]),
-                "holds a list as item 2 of data[0].messages.data, not an object",
+                "holds an array as item 2 of data[0].messages.data, not an object",
             ),
             (
                 lambda b: b["data"][0]["messages"].update(paging=[]),
-                "has a list as data[0].messages.paging, not an object",
+                "has an array as data[0].messages.paging, not an object",
             ),
             (lambda b: b.update(paging="x"), "has a string as paging, not an object"),
             (
@@ -131,7 +131,7 @@ class TestGraphPageProblem:
             ),
             (
                 lambda b: b["paging"].update(next=5),
-                "has a number as paging.next, not a URL",
+                "has an integer as paging.next, not a URL",
             ),
         ],
         ids=[
@@ -162,8 +162,8 @@ def _misshapen_conversations_page() -> HttpResponse:
 
 EXPECTED_MESSAGE = (
     f"Meta's Graph API answered the Messenger conversations of Page {PAGE_ID} with a page that "
-    "holds a number as item 2 of data, not an object. Such a page comes the same way when asked "
-    "again, so the connector stopped rather than guess at its records; the records and state "
+    "holds an integer as item 2 of data, not an object. Such a page comes the same way when "
+    "asked again, so the connector stopped rather than guess at its records; the records and state "
     "before this page were delivered. This comes from Meta's answer, not from your "
     "configuration: run the sync again later, and if it stops on the same page, report it to "
     "Meta's developer support."

@@ -61,13 +61,14 @@ class PageProblem:
     retryable: bool
 
 
+# A parsed JSON value's kind in JSON Schema's words, as messages name it.
 _JSON_KINDS = {
     str: "a string",
-    int: "a number",
+    int: "an integer",
     float: "a number",
     bool: "a boolean",
     dict: "an object",
-    list: "a list",
+    list: "an array",
     type(None): "null",
 }
 # The nested edge a conversations page carries and the child streams page on, as a Graph list.
@@ -83,8 +84,8 @@ def graph_page_problem(response: requests.Response) -> PageProblem | None:
     envelope, which the error table reads.
 
     Example: ``{"data": [], "paging": {}}`` gives None; a body cut in half gives "is not JSON"
-    (retryable); ``{"data": [5]}`` gives "holds a number as item 1 of data, not an object" (not
-    retryable).
+    (retryable); ``{"data": [5]}`` gives "holds an integer as item 1 of data, not an object"
+    (not retryable).
     """
     body = parsed_body(response)
     if body is NOT_JSON:
@@ -110,7 +111,7 @@ def _list_shape_problem(graph_list: dict[str, Any], where: str) -> str | None:
                 return _not(value, f"{where}paging.{key}", wanted)
     for index, item in enumerate(graph_list["data"]):
         if not isinstance(item, dict):
-            return f"holds {_kind(item)} as item {index + 1} of {where}data, not an object"
+            return f"holds {json_kind(item)} as item {index + 1} of {where}data, not an object"
         if _NESTED_EDGE in item:
             nested = item[_NESTED_EDGE]
             path = f"{where}data[{index}].{_NESTED_EDGE}"
@@ -126,12 +127,13 @@ def _list_shape_problem(graph_list: dict[str, Any], where: str) -> str | None:
     return None
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON Schema's words: ``5`` gives "an integer"."""
     return _JSON_KINDS.get(type(value), "a value")
 
 
 def _not(value: Any, path: str, expected: str) -> str:
-    return f"has {_kind(value)} as {path}, not {expected}"
+    return f"has {json_kind(value)} as {path}, not {expected}"
 
 
 class MemoJsonDecoder(JsonDecoder):

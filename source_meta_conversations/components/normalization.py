@@ -14,6 +14,7 @@ from airbyte_cdk.sources.types import Config
 from airbyte_cdk.sources.utils.transform import TypeTransformer as CdkTypeTransformer
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_conversations.components.decoders import json_kind
 from source_meta_conversations.components.timestamps import rfc3339
 from source_meta_conversations.sync.unexpected_types import UNEXPECTED_TYPES
 
@@ -38,15 +39,6 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
     "null": (_NONE_TYPE,),
-}
-_JSON_NAMES = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "a boolean",
-    dict: "an object",
-    list: "an array",
-    _NONE_TYPE: "null",
 }
 # How much of an unreadable key or cursor value an error shows.
 _SHOWN_CHARACTERS = 40
@@ -159,7 +151,7 @@ class ConformToSchema(TypeTransformer):
             self.name,
             field.path,
             self.graph_object,
-            _JSON_NAMES.get(type(value), type(value).__name__),
+            json_kind(value),
             field.kind,
             outcome,
         )
@@ -240,7 +232,7 @@ def _shown(value: Any) -> str:
         return f"got '{_shortened(value)}'"
     text = _json_text(value)
     if text is _UNCONFORMABLE:
-        return f"got {_JSON_NAMES.get(type(value), 'a value')}"
+        return f"got {json_kind(value)}"
     return f"got {_shortened(text)}"
 
 
