@@ -23,11 +23,13 @@ that waited for it, so that each goes through its own error handler (retry, back
 page) with the same answer instead of calling Meta again for the page. A reader that comes after
 such an answer was handed out sends its own request.
 
-A 200 whose body is not a Graph page (cut short by a dropped connection, an HTML error page) is
+A 200 whose body is no Graph list (cut short by a dropped connection, an HTML error page) is
 not kept either: requests-cache stores every 200 as it arrives, before any error handler sees
 it, so the retry ``GraphUsageWatcher`` asks for would read the same broken body back from the
 cache until the retries ran out. Its entry is deleted here, where the session, its cache and
-the key are at hand, and the answer is handed to the waiting readers like an error.
+the key are at hand, and the answer is handed to the waiting readers like an error. (A complete
+page in another shape than Graph documents is kept: it is not retried, and the streams that
+read it fail on the same answer.)
 """
 
 from __future__ import annotations
@@ -109,10 +111,18 @@ class SingleFlight:
 
 
 def _keep_only_readable(session: CachedLimiterSession, response: requests.Response) -> bool:
-    """Whether ``response`` is (still) in the cache; a 200 that is not a Graph page is dropped."""
+    """Whether ``response`` is (still) in the cache; a 200 worth asking again for is dropped.
+
+    A body cut short is dropped, so that the next reader asks Meta again; a complete page in
+    another shape than Graph documents is kept: it is not retried (``PageProblem``), and every
+    stream reading it fails on the same answer without another call.
+    """
     if response.status_code not in session.settings.allowable_codes:
         return False
-    if getattr(response, "from_cache", False) or graph_page_problem(response) is None:
+    if getattr(response, "from_cache", False):
+        return True
+    problem = graph_page_problem(response)
+    if problem is None or not problem.retryable:
         return True
     key = getattr(response, "cache_key", None)
     if key:

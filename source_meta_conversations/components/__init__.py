@@ -1,9 +1,11 @@
 """The few things the manifest cannot say, one small module per role, each declared by class_name.
 
-- ``transformations``: where a record came from (page, platform, conversation), RFC 3339 times,
-  which fields a stream keeps or drops.
+- ``transformations``: where a record came from (page, platform, conversation), which fields a
+  stream keeps or drops.
 - ``record_filters``: the messages new since the stream's watermark.
-- ``decoders``: a Graph page parsed once, however many components read it.
+- ``normalization``: every record typed as its schema says (RFC 3339 times included); a record
+  whose key or cursor cannot be read ends the read clearly.
+- ``decoders``: a Graph page parsed once, however many components read it; its shape checked.
 - ``paginators``: Graph cursor paging that ends only without ``paging.next`` and never loops.
 - ``error_handlers``: Meta's usage headers read on every answer; a refused saved cursor.
 - ``backoff_strategies``: as long as Meta says, the sync's total wait bounded.

@@ -111,7 +111,7 @@ def _describe_failure(
         status = response_or_exception.status_code
         problem = graph_page_problem(response_or_exception) if status == 200 else None
         if problem is not None:
-            return f"last answer: HTTP 200 with a body that {problem}"
+            return f"last answer: HTTP 200 with a body that {problem.description}"
         return f"last answer: HTTP {status}"
     if response_or_exception is not None:
         return f"last failure: {_describe_exception(response_or_exception)}"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -21,6 +21,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ResponseAction,
 )
 from airbyte_cdk.sources.types import Config
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components.decoders import graph_page_problem, parsed_body
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
@@ -123,13 +124,29 @@ class GraphUsageWatcher(ErrorHandler):
         if _is_error_envelope(response):
             return None  # type: ignore[return-value]  # a Graph error sent with 200: the table
         problem = graph_page_problem(response)
-        if problem is not None:
+        if problem is not None and problem.retryable:
             return ErrorResolution(
                 response_action=ResponseAction.RETRY,
                 failure_type=FailureType.transient_error,
                 error_message=(
-                    f"Meta's Graph API answered 200 with a body that {problem}; asking again."
+                    f"Meta's Graph API answered 200 with a body that {problem.description}; "
+                    "asking again."
                 ),
+            )
+        if problem is not None:
+            # Raised, not answered as FAIL: a composite handler goes on to the next handler
+            # after a FAIL, and the error table answers every 200 with SUCCESS.
+            raise AirbyteTracedException(
+                message=(
+                    f"Meta's Graph API answered {_edge_of(response)} with a page that "
+                    f"{problem.description}. Such a page comes the same way when asked again, "
+                    "so the connector stopped rather than guess at its records; the records and "
+                    "state before this page were delivered. This comes from Meta's answer, not "
+                    "from your configuration: run the sync again later, and if it stops on the "
+                    "same page, report it to Meta's developer support."
+                ),
+                internal_message=f"A page not in Graph's shape: {problem.description}",
+                failure_type=FailureType.system_error,
             )
         if fresh:
             self._pause_if_overspent(response, percent)
@@ -163,6 +180,24 @@ class GraphUsageWatcher(ErrorHandler):
                 return
             self._high_water = level
         LOGGER.info("Meta reports %d%% of the Page's or app's call budget used.", percent)
+
+
+def _edge_of(response: requests.Response) -> str:
+    """Which list a response answers, in a user's words (no URL: it may carry credentials).
+
+    Example: ``.../v26.0/104839588217347/conversations?platform=instagram&...`` gives "the
+    Instagram conversations of Page 104839588217347"; ``.../v26.0/t_1/messages?...`` gives "the
+    messages of conversation t_1".
+    """
+    url = response.request.url if response.request is not None else None
+    parts = urlsplit(str(url or ""))
+    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+    if len(segments) >= 2 and segments[-1] == "conversations":
+        platform = parse_qs(parts.query).get("platform", [""])[0].capitalize()
+        return f"the {platform + ' ' if platform else ''}conversations of Page {segments[-2]}"
+    if len(segments) >= 2 and segments[-1] == "messages":
+        return f"the messages of conversation {segments[-2]}"
+    return "a call"
 
 
 def _is_error_envelope(response: requests.Response) -> bool:

@@ -23,7 +23,9 @@ class NewMessagesFilter(RecordFilter):
     each, a tenth of the sync's CPU on 1,000 conversations x 20 messages), and the CDK's own
     client-side incremental filter builds a new cursor per record when the cursor is global.
     Both sides are brought to Graph's UTC form (``+0000``; the slice's start keeps the offset of
-    ``start_date``), where the strings compare in time order.
+    ``start_date``), where the strings compare in time order. A message whose ``created_time``
+    is no readable time cannot be placed: it is kept, and ``ConformToSchema`` ends the read on
+    it with a clear error before the cursor sees it (dropped here, it would vanish unreported).
 
     Example: with slice start ``2026-03-01T00:00:00+0000``, a message created
     ``2026-02-28T23:59:59+0000`` is dropped and one created ``2026-03-01T00:00:00+0000`` kept.
@@ -46,6 +48,8 @@ class NewMessagesFilter(RecordFilter):
         for record in records:
             if self.require_details and len(record) <= 2:
                 continue
-            if start is not None and created_utc(record) < start:
-                continue
+            if start is not None:
+                created = created_utc(record)
+                if created is not None and created < start:
+                    continue
             yield record

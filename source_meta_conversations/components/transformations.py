@@ -1,4 +1,4 @@
-"""Record transformations: where a record came from, RFC 3339 times, and which fields it keeps."""
+"""Record transformations: where a record came from, and which fields it keeps."""
 
 from __future__ import annotations
 
@@ -9,40 +9,29 @@ from typing import Any
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_meta_conversations.components.timestamps import rfc3339
-
 
 @dataclass
 class GraphRecordContext(RecordTransformation):
-    """Stamp a record with where it came from and write its timestamps as RFC 3339.
+    """Stamp a record with where it came from.
 
     Adds ``page_id`` (from the config), ``platform`` (from the slice, or its parent slice for
-    children) and, for children, ``conversation_id``; rewrites ``timestamp_fields`` from Graph's
-    colon-less offsets to RFC 3339, which destinations read as timestamps with time zone; and
-    turns the strings ``"true"``/``"false"`` at ``boolean_fields`` (dotted paths; a list on the
-    way applies the rest of the path to each item) into the booleans the schemas document:
-    Graph has been seen sending Instagram's ``is_unsupported`` as ``"true"``
-    (graph-api-notes.md), and such a record would not validate.
+    children) and, for children, ``conversation_id``. (Times as RFC 3339 and ``"true"`` as
+    true are the schema's business: ``normalization.ConformToSchema``.)
 
     Why a component: ``AddFields`` does this with one Jinja render per field per record; on
     1,000 conversations x 20 messages those renders were a third of the sync's CPU
     (docs/benchmarks.md), and every field here is a plain copy.
 
-    Example: ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+0000", "is_unsupported":
-    "true"}`` in slice
+    Example: ``{"id": "m_1"}`` in slice
     ``{"conversation_id": "t_1", "parent_slice": {"platform": "messenger"}}`` becomes
-    ``{"id": "m_1", "created_time": "2022-07-12T19:11:07+00:00", "is_unsupported": true,
-    "conversation_id": "t_1", "page_id": "<page>", "platform": "messenger"}``.
+    ``{"id": "m_1", "conversation_id": "t_1", "page_id": "<page>", "platform": "messenger"}``.
     """
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    timestamp_fields: list[str] = field(default_factory=list)
-    boolean_fields: list[str] = field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._page_id = str(self.config.get("page_id", ""))
-        self._boolean_paths = [tuple(name.split(".")) for name in self.boolean_fields]
 
     def transform(
         self,
@@ -51,7 +40,7 @@ class GraphRecordContext(RecordTransformation):
         stream_state: StreamState | None = None,
         stream_slice: StreamSlice | None = None,
     ) -> None:
-        """Add page_id, platform and conversation_id; normalise the timestamp fields in place."""
+        """Add page_id, platform and conversation_id in place."""
         partition: Mapping[str, Any] = stream_slice.partition if stream_slice is not None else {}
         parent = partition.get("parent_slice") or {}
         conversation_id = partition.get("conversation_id")
@@ -59,31 +48,6 @@ class GraphRecordContext(RecordTransformation):
             record["conversation_id"] = str(conversation_id)
         record["page_id"] = self._page_id
         record["platform"] = partition.get("platform") or parent.get("platform")
-        for name in self.timestamp_fields:
-            value = record.get(name)
-            if isinstance(value, str):
-                record[name] = rfc3339(value)
-        for path in self._boolean_paths:
-            _booleans_at(record, path)
-
-
-_BOOLEAN_STRINGS = {"true": True, "false": False}
-
-
-def _booleans_at(value: Any, path: tuple[str, ...]) -> None:
-    """Turn a ``"true"``/``"false"`` string at ``path`` under ``value`` into a boolean."""
-    if isinstance(value, list):
-        for item in value:
-            _booleans_at(item, path)
-        return
-    if not isinstance(value, dict) or path[0] not in value:
-        return
-    if len(path) > 1:
-        _booleans_at(value[path[0]], path[1:])
-        return
-    item = value[path[0]]
-    if isinstance(item, str) and item.lower() in _BOOLEAN_STRINGS:
-        value[path[0]] = _BOOLEAN_STRINGS[item.lower()]
 
 
 @dataclass

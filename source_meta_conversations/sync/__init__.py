@@ -1,4 +1,5 @@
-"""What one sync shares across its streams and threads: waits, version answers, listings, calls.
+"""What one sync shares across its streams and threads: waits, version answers, listings, calls,
+fields of unexpected types.
 
 Each registry is module-level, since the CDK builds the components that use it (each stream's
 backoff, each requester's error handlers) without a way to pass them a shared object; the source
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 from source_meta_conversations.sync.listings import RESUME_CURSORS
 from source_meta_conversations.sync.progress import CALLS
+from source_meta_conversations.sync.unexpected_types import UNEXPECTED_TYPES
 from source_meta_conversations.sync.versions import VERSION_FALLBACKS
 from source_meta_conversations.sync.waits import SYNC_WAITS
 
 
 def start_sync() -> None:
-    """Forget the waits, version answers, resume cursors and calls of a previous sync."""
+    """Forget the waits, version answers, resume cursors, calls and fields of a previous sync."""
     SYNC_WAITS.reset()
     CALLS.reset()
     VERSION_FALLBACKS.reset()
     RESUME_CURSORS.reset()
+    UNEXPECTED_TYPES.reset()
