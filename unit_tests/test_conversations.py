@@ -175,7 +175,19 @@ class TestFullRefresh:
 
     @pytest.mark.parametrize(
         ("only_owned", "expected_ids"),
-        [(True, ["t_owned"]), (False, ["t_owned", "t_not_owned", "t_no_routing"])],
+        [
+            (True, ["t_owned", "t_owned_as_text"]),
+            (
+                False,
+                [
+                    "t_owned",
+                    "t_not_owned",
+                    "t_no_routing",
+                    "t_owned_as_text",
+                    "t_not_owned_as_text",
+                ],
+            ),
+        ],
         ids=["only-owned-keeps-is-owner-true", "default-keeps-all"],
     )
     def test_given_is_owner_true_false_and_absent_when_read_then_filtered_by_only_owned(
@@ -185,6 +197,9 @@ class TestFullRefresh:
             _conversation("t_owned").with_field("is_owner", True).build(),
             _conversation("t_not_owned").with_field("is_owner", False).build(),
             _conversation("t_no_routing").build(),  # is_owner absent: routing is off
+            # Graph sends some booleans as strings (graph-api-notes.md).
+            _conversation("t_owned_as_text").with_field("is_owner", "true").build(),
+            _conversation("t_not_owned_as_text").with_field("is_owner", "false").build(),
         ]
         http_mocker.get(RequestBuilder.conversations().build(), page(conversations))
         config = ConfigBuilder().with_field("only_owned_conversations", only_owned).build()

@@ -16,7 +16,7 @@ import requests
 from airbyte_cdk.sources.declarative.decoders import JsonDecoder
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_meta_conversations.components.decoders import MemoJsonDecoder
+from source_meta_conversations.components.decoders import NOT_JSON, MemoJsonDecoder, parsed_body
 from source_meta_conversations.components.record_filters import NewMessagesFilter
 from source_meta_conversations.components.timestamps import rfc3339
 from source_meta_conversations.components.transformations import DropFields, GraphRecordContext
@@ -349,6 +349,13 @@ class TestMemoJsonDecoder:
 
         assert list(decoder.decode(response)) == expected
         assert list(decoder.decode(response)) == expected
+
+    def test_given_a_body_nested_deeper_than_any_parser_allows_when_decoded_then_not_json(
+        self,
+    ) -> None:
+        body = b'{"data": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+
+        assert parsed_body(_response(body)) is NOT_JSON
 
     def test_given_factory_style_arguments_when_built_then_decodes(self) -> None:
         # The manifest builds it as a CustomDecoder: parameters may be absent, extra keys given.

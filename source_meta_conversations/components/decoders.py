@@ -38,7 +38,8 @@ def parsed_body(response: requests.Response) -> Any:
         except orjson.JSONDecodeError:
             try:
                 body = json.loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                # RecursionError: nested deeper than orjson's limit and Python's stack.
                 body = NOT_JSON
         if body is None:  # JSON ``null``: remembered as what the CDK makes of it
             body = NOT_JSON
