@@ -9,14 +9,11 @@ the pages it read), or the resumed sync filters those messages out.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
-from airbyte_cdk.test.state_builder import StateBuilder
 
-from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
+from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
     ConversationBuilder,
@@ -26,43 +23,10 @@ from unit_tests.mock_server.response_builder import (
     page,
 )
 from unit_tests.mock_server.source_runner import read_streams, records_of, stream_error
+from unit_tests.mock_server.state import CHILDREN, clean_sync_state, final_state
 
-CHILDREN = ["messages", "message_details"]
 PREVIOUS_WATERMARK = graph_time(90)
 PREVIOUS_LISTING = graph_time(100)
-
-
-def _previous_state() -> list[Any]:
-    """The state a clean sync left: conversations to second 100, messages to second 90."""
-    parent = {
-        "use_global_cursor": False,
-        "states": [
-            {
-                "partition": {"platform": "messenger", "page_id": PAGE_ID},
-                "cursor": {"updated_time": PREVIOUS_LISTING},
-            }
-        ],
-    }
-    builder = StateBuilder().with_stream_state("conversations", parent)
-    for stream in CHILDREN:
-        builder = builder.with_stream_state(
-            stream,
-            {
-                "use_global_cursor": True,
-                "state": {"created_time": PREVIOUS_WATERMARK},
-                "lookback_window": 0,
-                "parent_state": {"conversations": parent},
-            },
-        )
-    return builder.build()
-
-
-def _final_state(output: Any, stream: str) -> dict[str, Any]:
-    states = [
-        m.state for m in output.state_messages if m.state.stream.stream_descriptor.name == stream
-    ]
-    assert states, f"no state for {stream}"
-    return dict(states[-1].stream.stream_state.__dict__)
 
 
 def _listing_with_an_expired_token_on_page_two(http_mocker: HttpMocker) -> list[str]:
@@ -96,7 +60,7 @@ class TestListingFailsMidway:
             ConfigBuilder().build(),
             [stream],
             sync_mode=SyncMode.incremental,
-            state=_previous_state(),
+            state=clean_sync_state(PREVIOUS_LISTING, PREVIOUS_WATERMARK),
             expecting_exception=True,
         )
 
@@ -104,7 +68,7 @@ class TestListingFailsMidway:
         delivered = {r["id"] for r in records_of(output, stream)}
         assert "m_500" in delivered
         assert delivered <= set(page_one)
-        final = _final_state(output, stream)
+        final = final_state(output, stream)
         # Not second 500, the newest message delivered: page 2 (older conversations, older
         # messages) was never read, and the resumed sync must not filter its messages out.
         assert final["state"] == {"created_time": PREVIOUS_WATERMARK}
@@ -125,8 +89,8 @@ class TestListingFailsMidway:
             ConfigBuilder().build(),
             [stream],
             sync_mode=SyncMode.incremental,
-            state=_previous_state(),
+            state=clean_sync_state(PREVIOUS_LISTING, PREVIOUS_WATERMARK),
         )
 
         assert not output.errors
-        assert _final_state(output, stream)["state"] == {"created_time": graph_time(500)}
+        assert final_state(output, stream)["state"] == {"created_time": graph_time(500)}

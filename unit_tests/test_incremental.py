@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airbyte_cdk.models import AirbyteStateMessage, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
@@ -30,6 +30,7 @@ from unit_tests.mock_server.response_builder import (
     rfc3339,
 )
 from unit_tests.mock_server.source_runner import ALL_STREAMS, read_streams, records_of
+from unit_tests.mock_server.state import final_state
 
 FUTURE = "2099-01-01T00:00:00+0000"
 
@@ -72,19 +73,6 @@ def _conversation_times(records: list[dict[str, Any]]) -> list[str]:
     return [record["updated_time"] for record in records]
 
 
-def _final_state(output: Any, stream: str) -> dict[str, Any]:
-    states = [
-        message.state
-        for message in output.state_messages
-        if message.state.stream.stream_descriptor.name == stream
-    ]
-    assert states, f"no state for {stream}"
-    final: AirbyteStateMessage = states[-1]
-    assert final.stream is not None
-    assert final.stream.stream_state is not None
-    return dict(final.stream.stream_state.__dict__)
-
-
 def _cursor_of(state: dict[str, Any], platform: str) -> str:
     (entry,) = [e for e in state["states"] if e["partition"]["platform"] == platform]
     return str(entry["cursor"]["updated_time"])
@@ -110,7 +98,7 @@ class TestConversations:
         times = _conversation_times(records_of(output, "conversations"))
         # The conversation the state holds (updated at 100) was delivered by the last sync.
         assert times == [rfc3339(graph_time(130)), rfc3339(graph_time(120))]
-        assert _cursor_of(_final_state(output, "conversations"), "messenger") == graph_time(130)
+        assert _cursor_of(final_state(output, "conversations"), "messenger") == graph_time(130)
         http_mocker.assert_number_of_calls(request, 1)
 
     def test_given_out_of_order_updated_times_in_a_page_when_read_then_every_newer_conversation(
@@ -135,7 +123,7 @@ class TestConversations:
         times = _conversation_times(records_of(output, "conversations"))
         assert times == [rfc3339(graph_time(s)) for s in (150, 120, 110)]
         # The state is the newest time seen, not the last one read.
-        assert _cursor_of(_final_state(output, "conversations"), "messenger") == graph_time(150)
+        assert _cursor_of(final_state(output, "conversations"), "messenger") == graph_time(150)
         http_mocker.assert_number_of_calls(first, 1)
         http_mocker.assert_number_of_calls(second, 1)
 
@@ -148,7 +136,7 @@ class TestConversations:
 
         assert not output.errors
         assert output.records == []
-        assert _cursor_of(_final_state(output, "conversations"), "messenger") == FUTURE
+        assert _cursor_of(final_state(output, "conversations"), "messenger") == FUTURE
 
     def test_given_a_state_per_platform_when_read_then_each_platform_from_its_own(
         self, http_mocker: HttpMocker
@@ -168,7 +156,7 @@ class TestConversations:
         assert not output.errors
         # Instagram's 80 is older than Messenger's state but newer than Instagram's own.
         assert [r["id"] for r in records_of(output, "conversations")] == ["ig_80"]
-        final = _final_state(output, "conversations")
+        final = final_state(output, "conversations")
         assert _cursor_of(final, "messenger") == graph_time(100)
         assert _cursor_of(final, "instagram") == graph_time(80)
 
@@ -189,7 +177,7 @@ class TestMessagesAndDetails:
         assert not output.errors
         assert [r["id"] for r in records_of(output, "messages")] == ["m_3", "m_2"]
         assert [r["id"] for r in records_of(output, "message_details")] == ["m_3", "m_2"]
-        assert _final_state(output, "messages")["state"] == {"created_time": graph_time(130)}
+        assert final_state(output, "messages")["state"] == {"created_time": graph_time(130)}
         # One conversations page feeds the three streams; the messages edge is never called.
         http_mocker.assert_number_of_calls(request, 1)
 

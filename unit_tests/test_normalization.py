@@ -16,13 +16,12 @@ import pytest
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.declarative.schema import JsonFileSchemaLoader
 from airbyte_cdk.test.mock_http import HttpMocker
-from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations import sync
 from source_meta_conversations.components import normalization
 from source_meta_conversations.components.normalization import ConformToSchema
-from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
+from unit_tests.mock_server.config import ConfigBuilder
 from unit_tests.mock_server.request_builder import RequestBuilder
 from unit_tests.mock_server.response_builder import (
     ConversationBuilder,
@@ -32,6 +31,7 @@ from unit_tests.mock_server.response_builder import (
     template,
 )
 from unit_tests.mock_server.source_runner import read_streams, records_of, stream_error
+from unit_tests.mock_server.state import clean_sync_state, final_state
 
 CURSORS = {
     "conversations": "updated_time",
@@ -512,31 +512,6 @@ PREVIOUS_LISTING = graph_time(100)
 PREVIOUS_WATERMARK = graph_time(90)
 
 
-def _previous_state() -> list[Any]:
-    """A clean sync's state: conversations to second 100, messages to second 90."""
-    parent = {
-        "use_global_cursor": False,
-        "states": [
-            {
-                "partition": {"platform": "messenger", "page_id": PAGE_ID},
-                "cursor": {"updated_time": PREVIOUS_LISTING},
-            }
-        ],
-    }
-    builder = StateBuilder().with_stream_state("conversations", parent)
-    for stream in ("messages", "message_details"):
-        builder = builder.with_stream_state(
-            stream,
-            {
-                "use_global_cursor": True,
-                "state": {"created_time": PREVIOUS_WATERMARK},
-                "lookback_window": 0,
-                "parent_state": {"conversations": parent},
-            },
-        )
-    return builder.build()
-
-
 def _three_conversations(change: Any) -> list[dict[str, Any]]:
     """Conversations t_500, t_480, t_460 with two messages each; ``change`` edits t_480."""
     conversations = []
@@ -547,17 +522,6 @@ def _three_conversations(change: Any) -> list[dict[str, Any]]:
             change(conversation)
         conversations.append(conversation)
     return conversations
-
-
-def _final_state(output: Any, stream: str) -> dict[str, Any]:
-    states = [
-        m.state.stream
-        for m in output.state_messages
-        if m.state is not None
-        and m.state.stream is not None
-        and m.state.stream.stream_descriptor.name == stream
-    ]
-    return dict(states[-1].stream_state.__dict__)
 
 
 class TestKeyAndCursorRead:
@@ -576,7 +540,7 @@ class TestKeyAndCursorRead:
             ConfigBuilder().build(),
             [stream],
             sync_mode=SyncMode.incremental,
-            state=_previous_state(),
+            state=clean_sync_state(PREVIOUS_LISTING, PREVIOUS_WATERMARK),
             expecting_exception=True,
         )
 
@@ -589,7 +553,7 @@ class TestKeyAndCursorRead:
         delivered = [r["id"] for r in records_of(output, stream)]
         assert "m_480b" not in delivered
         assert {"m_500", "m_500b", "m_480"} <= set(delivered)
-        final = _final_state(output, stream)
+        final = final_state(output, stream)
         # Not second 500, the newest delivered: the next sync must read m_480b again.
         assert final["state"] == {"created_time": PREVIOUS_WATERMARK}
         parent_cursor = final["parent_state"]["conversations"]["states"][0]["cursor"]
@@ -609,7 +573,7 @@ class TestKeyAndCursorRead:
             ConfigBuilder().build(),
             ["conversations"],
             sync_mode=SyncMode.incremental,
-            state=_previous_state(),
+            state=clean_sync_state(PREVIOUS_LISTING, PREVIOUS_WATERMARK),
             expecting_exception=True,
         )
 
@@ -624,5 +588,5 @@ class TestKeyAndCursorRead:
             "conversation, report it to Meta's developer support.",
         )
         assert [r["id"] for r in records_of(output, "conversations")] == ["t_500"]
-        cursor = _final_state(output, "conversations")["states"][0]["cursor"]
+        cursor = final_state(output, "conversations")["states"][0]["cursor"]
         assert cursor["updated_time"] == PREVIOUS_LISTING
