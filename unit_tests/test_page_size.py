@@ -94,3 +94,44 @@ def test_given_source_built_when_cdk_reads_pages_then_it_builds_the_gradual_redu
     SourceMetaConversations(config=ConfigBuilder().build())
 
     assert simple_retriever.PageSizeReducer is GradualPageSizeReducer
+
+
+def _factory_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings the CDK's factory logs while the source's streams are built."""
+    config = ConfigBuilder().build()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        SourceMetaConversations(config=config).streams(config)
+    return [
+        r.getMessage() for r in caplog.records if r.name == "airbyte.model_to_component_factory"
+    ]
+
+
+def test_given_the_streams_built_when_logging_then_no_false_warning_about_the_page_size(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    warnings = _factory_warnings(caplog)
+
+    assert not [w for w in warnings if "page_size_reduction" in w]
+
+
+def test_given_the_filter_removed_when_the_streams_are_built_then_the_cdk_warns_as_it_did(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What the filter drops is a warning this CDK really logs: if its wording changes, the
+    # filter drops nothing and this test says so.
+    factory_logger = logging.getLogger("airbyte.model_to_component_factory")
+    filters = list(factory_logger.filters)
+    for installed in filters:
+        factory_logger.removeFilter(installed)
+    try:
+        warnings = _factory_warnings(caplog)
+    finally:
+        for installed in filters:
+            factory_logger.addFilter(installed)
+
+    assert (
+        "Stream conversations defines `page_size_reduction` but no response filter with the "
+        "REDUCE_PAGE_SIZE action was found on its requester. The page size will never be reduced "
+        "unless a custom error handler resolves to that action."
+    ) in warnings
