@@ -9,8 +9,8 @@ call its edge, and ``rate_policies.MessagesEdgeOf`` counts the call against that
 
 Only conversations whose nested messages page says more follow are noted: the messages edge is
 called for those only (the lazy children read the rest from the page), which keeps the registry
-to the long conversations, about 100 bytes each. The source resets it when it is built (one
-source is one sync).
+to the long conversations, one dict entry each (100 to 200 bytes with its id). The source
+resets it when it is built (one source is one sync).
 """
 
 from __future__ import annotations
