@@ -104,3 +104,75 @@ def test_given_metas_rate_when_read_then_children_records_come_during_the_listin
 def test_given_both_reads_when_compared_then_the_same_records(reads: Reads) -> None:
     reads.unpaced.run.assert_succeeded()
     assert reads.paced.run.record_keys() == reads.unpaced.run.record_keys()
+
+
+# ------------------------------------------------------- a long conversation during the listing
+# Three listing pages per platform, and one Messenger conversation (the newest, on the first
+# page) whose 503 messages take the messages edge 5 pages of 100 past the 20 nested ones.
+LONG_CONVERSATIONS = 75
+LONG_THREAD_MESSAGES = 500
+
+
+@dataclass
+class LongRead:
+    run: ConnectorRun
+    stats: dict[str, Any]
+    # When the sandbox counted each call, per Page / Instagram account (its rate limiter's log).
+    counted: dict[str, list[float]]
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most calls of ``times`` in any second [t, t + 1), as the sandbox's window counts."""
+    ordered = sorted(times)
+    return max(
+        (sum(1 for later in ordered[i:] if later < start + 1.0) for i, start in enumerate(ordered)),
+        default=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def long_read(
+    start_sandbox: Callable[..., Sandbox], tmp_path_factory: pytest.TempPathFactory
+) -> LongRead:
+    sb = start_sandbox(conversations=LONG_CONVERSATIONS, messages="fixed:3", rate_limit=RATE)
+    newest = sb.world.conversations("messenger")[0]["id"]
+    sb.world.add_messages(newest, LONG_THREAD_MESSAGES)
+    sb.reset_stats()
+    sb.limiter.reset()
+    run = Connector(tmp_path_factory.mktemp("paced-edge")).read(
+        sb.connector_config(max_requests_per_second=RATE), full_refresh_catalog()
+    )
+    objects = {sb.page_id: "messenger", sb.instagram_account_id: "instagram"}
+    counted: dict[str, list[float]] = {"messenger": [], "instagram": []}
+    for call in sb.limiter.calls():
+        counted[objects[call.key[0]]].append(call.at)
+    return LongRead(run, sb.stats(), counted)
+
+
+def test_given_a_long_messenger_conversation_when_paced_then_its_edge_calls_are_made(
+    long_read: LongRead,
+) -> None:
+    long_read.run.assert_succeeded()
+    assert long_read.stats["by_route"]["conversations"] == 6
+    assert long_read.stats["by_route"]["conversation_messages"] == 5
+    assert {platform: len(times) for platform, times in long_read.counted.items()} == {
+        "messenger": 8,
+        "instagram": 3,
+    }
+
+
+def test_given_a_long_messenger_conversation_when_paced_then_no_messenger_second_holds_three(
+    long_read: LongRead,
+) -> None:
+    assert busiest_second(long_read.counted["messenger"]) == RATE
+    assert long_read.stats["rate_limited"] == 0
+
+
+def test_given_a_long_messenger_conversation_when_paced_then_instagram_keeps_its_own_rate(
+    long_read: LongRead,
+) -> None:
+    # One shared budget would hold every second to 2 calls; each platform's own lets Instagram
+    # list in the seconds Messenger spends its 2.
+    assert busiest_second(long_read.counted["instagram"]) == RATE
+    both = long_read.counted["messenger"] + long_read.counted["instagram"]
+    assert busiest_second(both) > RATE

@@ -8,6 +8,10 @@ them rise as it speeds up.
 
 Throttled calls are recorded in the window too: the notes say that calling while throttled
 extends the block, and a client that retries at once must see that.
+
+Every call is also kept in a log (``calls``): which window it counted against and when, so a
+test can count the calls of any second of a Page or an Instagram account, the ones refused
+included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The calls the log keeps, newest last: enough for the largest read a test makes.
+LOG_SIZE = 100_000
 USAGE_THRESHOLD = 50  # percent of the window after which normal answers carry usage headers
 TIME_BUDGET_PER_CALL = 0.1  # seconds of server time one allowed call may use (total_time 100%)
 
@@ -30,6 +36,15 @@ class Entry:
     at: float
     wall: float = 0.0
     cpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    """One call as the limiter counted it: its window's key, when, and whether it was allowed."""
+
+    key: tuple[str, str]
+    at: float
+    allowed: bool
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,7 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque[Entry]] = {}
+        self._log: deque[LoggedCall] = deque(maxlen=LOG_SIZE)
 
     def _prune(self, entries: deque[Entry], now: float) -> None:
         while entries and entries[0].at <= now - self.window:
@@ -73,7 +89,13 @@ class RateLimiter:
             allowed = len(entries) < self.capacity
             entry = Entry(now)
             entries.append(entry)
+            self._log.append(LoggedCall(key, now, allowed))
         return allowed, entry
+
+    def calls(self) -> list[LoggedCall]:
+        """Every call counted since the start (or the last ``reset``), oldest first."""
+        with self._lock:
+            return list(self._log)
 
     def _usage(self, entries: list[Entry], capacity: float) -> Usage:
         if capacity <= 0:
@@ -109,6 +131,7 @@ class RateLimiter:
         """Forget every call (used when stats are reset between benchmark runs)."""
         with self._lock:
             self._windows.clear()
+            self._log.clear()
 
 
 def usage_headers(

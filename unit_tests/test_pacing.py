@@ -20,11 +20,20 @@ from airbyte_cdk.sources.streams.call_rate import (
     Rate,
 )
 
-from source_meta_conversations.components.rate_policies import AnswerWindowCallRatePolicy
+from source_meta_conversations.components.rate_policies import (
+    AnswerWindowCallRatePolicy,
+    MessagesEdgeOf,
+)
 from source_meta_conversations.source import SourceMetaConversations
+from source_meta_conversations.sync.conversation_platforms import CONVERSATION_PLATFORMS
 from unit_tests.mock_server.config import ConfigBuilder
 
 LISTING = "https://graph.facebook.com/v26.0/1234/conversations?platform=messenger"
+INSTAGRAM_LISTING = "https://graph.facebook.com/v26.0/1234/conversations?platform=instagram"
+# The messages edge of a Messenger, an Instagram and a never listed conversation.
+MESSENGER_EDGE = "https://graph.facebook.com/v26.0/t_1/messages?fields=id,created_time&after=QVFI"
+INSTAGRAM_EDGE = "https://graph.facebook.com/v26.0/aWdf_2/messages?fields=id,created_time"
+UNLISTED_EDGE = "https://graph.facebook.com/v26.0/t_9/messages?fields=id,created_time"
 # How long a caller waits before looking again while every call of the window is on its way.
 IN_FLIGHT_POLL_SECONDS = 0.01
 # How long a call that never got an answer (its request raised) keeps counting.
@@ -188,7 +197,109 @@ def test_given_the_manifest_when_streams_are_built_then_every_rate_counts_from_a
     budget = source._constructor._api_budget
     assert isinstance(budget, HttpAPIBudget)
     policies = budget._policies
-    assert len(policies) == 3  # messenger listing, instagram listing, the rest
+    assert len(policies) == 3  # messenger, instagram, any other call
     assert all(isinstance(policy, AnswerWindowCallRatePolicy) for policy in policies)
     assert not any(isinstance(policy, MovingWindowCallRatePolicy) for policy in policies)
     assert {(p.limit, p.interval) for p in policies} == {(2, 1.0)}  # type: ignore[attr-defined]
+
+
+def _note_listed_conversations() -> None:
+    CONVERSATION_PLATFORMS.note("t_1", "messenger")
+    CONVERSATION_PLATFORMS.note("aWdf_2", "instagram")
+
+
+def test_given_listed_conversations_when_budget_matches_their_edge_then_platforms_policy() -> None:
+    config = ConfigBuilder().with_platform("both").build()
+    source = SourceMetaConversations(config=config)
+    source.streams(config)
+    _note_listed_conversations()
+
+    budget = source._constructor._api_budget
+    assert isinstance(budget, HttpAPIBudget)
+    messenger, instagram, other = budget._policies
+    assert budget.get_matching_policy(_request(LISTING)) is messenger
+    assert budget.get_matching_policy(_request(MESSENGER_EDGE)) is messenger
+    assert budget.get_matching_policy(_request(INSTAGRAM_LISTING)) is instagram
+    assert budget.get_matching_policy(_request(INSTAGRAM_EDGE)) is instagram
+    assert budget.get_matching_policy(_request(UNLISTED_EDGE)) is other
+
+
+def test_given_edge_matchers_when_a_conversation_was_listed_then_only_its_platform_matches() -> (
+    None
+):
+    _note_listed_conversations()
+    messenger, instagram = MessagesEdgeOf("messenger"), MessagesEdgeOf("instagram")
+
+    urls = (MESSENGER_EDGE, INSTAGRAM_EDGE, UNLISTED_EDGE)
+    assert [messenger(_request(url)) for url in urls] == [True, False, False]
+    assert [instagram(_request(url)) for url in urls] == [False, True, False]
+    assert not messenger(_request(LISTING))
+    assert not messenger(object())
+
+
+class CallLog:
+    """The calls a budget let go, as (fake answer time, URL), each answered at once."""
+
+    def __init__(self, budget: HttpAPIBudget, clock: FakeClock) -> None:
+        self.budget = budget
+        self.clock = clock
+        self.answered: list[tuple[float, str]] = []
+
+    def call(self, url: str) -> bool:
+        """Send ``url`` if the budget lets it go now; False if it would have to wait."""
+        try:
+            self.budget.acquire_call(_request(url), block=False)
+        except CallRateLimitHit:
+            return False
+        self.budget.update_from_response(_request(url), requests.Response())
+        self.answered.append((self.clock.now, url))
+        return True
+
+
+def _platform_budget(clock: FakeClock, platform: str) -> AnswerWindowCallRatePolicy:
+    return AnswerWindowCallRatePolicy(
+        rates=[Rate(limit=2, interval=timedelta(seconds=1))],
+        matchers=[
+            HttpRequestRegexMatcher(
+                url_path_pattern="/conversations$", params={"platform": platform}
+            ),
+            MessagesEdgeOf(platform),
+        ],
+        clock=clock,
+    )
+
+
+def test_given_a_long_messenger_thread_when_paced_then_two_a_second_and_instagram_unslowed() -> (
+    None
+):
+    clock = FakeClock()
+    budget = HttpAPIBudget(
+        policies=[_platform_budget(clock, "messenger"), _platform_budget(clock, "instagram")]
+    )
+    log = CallLog(budget, clock)
+    _note_listed_conversations()
+    # Every 0.25 s each reader tries its next call: Messenger's listing and its long
+    # conversation's edge, and Instagram's listing.
+    wanted = {"listing": 4, "edge": 4, "instagram": 4}
+    urls = {"listing": LISTING, "edge": MESSENGER_EDGE, "instagram": INSTAGRAM_LISTING}
+    while any(wanted.values()):
+        for reader, url in urls.items():
+            if wanted[reader] and log.call(url):
+                wanted[reader] -= 1
+        clock.now += 0.25
+
+    messenger = [(at, url) for at, url in log.answered if url != INSTAGRAM_LISTING]
+    instagram = [at for at, url in log.answered if url == INSTAGRAM_LISTING]
+    # The edge waits for the listing's budget: one of each, two calls in each second.
+    assert messenger == [
+        (100.0, LISTING),
+        (100.0, MESSENGER_EDGE),
+        (101.0, LISTING),
+        (101.0, MESSENGER_EDGE),
+        (102.0, LISTING),
+        (102.0, MESSENGER_EDGE),
+        (103.0, LISTING),
+        (103.0, MESSENGER_EDGE),
+    ]
+    # With one budget for both, Instagram's first call would wait for Messenger's second.
+    assert instagram == [100.0, 100.25, 101.0, 101.25]

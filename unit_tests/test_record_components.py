@@ -19,7 +19,12 @@ from airbyte_cdk.sources.types import StreamSlice
 from source_meta_conversations.components.decoders import NOT_JSON, MemoJsonDecoder, parsed_body
 from source_meta_conversations.components.record_filters import NewMessagesFilter
 from source_meta_conversations.components.timestamps import rfc3339
-from source_meta_conversations.components.transformations import DropFields, GraphRecordContext
+from source_meta_conversations.components.transformations import (
+    DropFields,
+    GraphRecordContext,
+    NoteEdgePlatform,
+)
+from source_meta_conversations.sync.conversation_platforms import CONVERSATION_PLATFORMS
 from unit_tests.mock_server.config import PAGE_ID, ConfigBuilder
 
 MESSENGER_SLICE = StreamSlice(
@@ -156,6 +161,30 @@ class TestGraphRecordContext:
         context.transform(record)
 
         assert record == {"id": "t_1", "page_id": PAGE_ID, "platform": None}
+
+
+class TestNoteEdgePlatform:
+    @pytest.mark.parametrize(
+        ("messages", "noted"),
+        [
+            ({"data": [{"id": "m_1"}], "paging": {"next": "https://graph/next"}}, "instagram"),
+            ({"data": [{"id": "m_1"}], "paging": {"cursors": {"after": "QVFI"}}}, None),
+            ({"data": [{"id": "m_1"}]}, None),
+            (None, None),
+            ("not a page", None),
+        ],
+        ids=["more_follow", "last_page", "no_paging", "no_messages", "not_a_page"],
+    )
+    def test_given_a_listed_conversation_when_transform_then_noted_only_if_its_messages_go_on(
+        self, messages: Any, noted: str | None
+    ) -> None:
+        record: dict[str, Any] = {"id": "t_1", "messages": messages}
+        instagram = StreamSlice(partition={"platform": "instagram"}, cursor_slice={})
+
+        NoteEdgePlatform(parameters={}).transform(record, stream_slice=instagram)
+
+        assert CONVERSATION_PLATFORMS.platform_of("t_1") == noted
+        assert record == {"id": "t_1", "messages": messages}
 
 
 class TestNewMessagesFilter:

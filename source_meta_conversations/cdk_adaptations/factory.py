@@ -9,7 +9,10 @@ Written for: airbyte-cdk 7.39.1. Applied by ``declarative_source.AdaptedDeclarat
    every move of their parent's state (checkpoint_cursors.py says why), here because the CDK
    builds those cursors itself, the parent streams of the children with a factory of its own.
 3. The manifest's rate (a ``MovingWindowCallRatePolicy``: the manifest's ``HTTPAPIBudget`` takes
-   no custom policy) becomes an ``AnswerWindowCallRatePolicy`` (components/rate_policies.py).
+   no custom policy) becomes an ``AnswerWindowCallRatePolicy`` (components/rate_policies.py);
+   a policy whose matcher names a platform (``params.platform``) also takes the messages edge of
+   that platform's conversations (``MessagesEdgeOf``: the manifest's matchers cannot read which
+   platform a conversation belongs to).
 
 Why 1: ``messages`` and ``message_details`` read each conversation's newest messages from the
 conversations page that already carries them (``lazy_read_pointer``), so a sync calls the
@@ -63,7 +66,10 @@ from source_meta_conversations.cdk_adaptations.checkpoint_cursors import (
     ParentPageCheckpoints,
 )
 from source_meta_conversations.cdk_adaptations.registry import PrivateName, check_parameters
-from source_meta_conversations.components.rate_policies import AnswerWindowCallRatePolicy
+from source_meta_conversations.components.rate_policies import (
+    AnswerWindowCallRatePolicy,
+    MessagesEdgeOf,
+)
 from source_meta_conversations.state import CONVERSATIONS
 
 ComponentDefinition = Mapping[str, Any]
@@ -189,7 +195,11 @@ class GraphComponentFactory(ModelToComponentFactory):
     def create_moving_window_call_rate_policy(  # type: ignore[override]
         self, model: MovingWindowCallRatePolicyModel, config: Config, **kwargs: Any
     ) -> AnswerWindowCallRatePolicy:
-        """The manifest's rate, each call counted from its answer (rate_policies.py says why)."""
+        """The manifest's rate, each call counted from its answer (rate_policies.py says why).
+
+        A policy for one platform's listing takes that platform's messages edge too: Meta counts
+        both against the same Page or Instagram account.
+        """
         rates = [
             self._create_component_from_model(model=rate, config=config) for rate in model.rates
         ]
@@ -197,6 +207,12 @@ class GraphComponentFactory(ModelToComponentFactory):
             self._create_component_from_model(model=matcher, config=config)
             for matcher in model.matchers
         ]
+        platforms = dict.fromkeys(
+            str(matcher.params["platform"])
+            for matcher in model.matchers
+            if matcher.params and "platform" in matcher.params
+        )
+        matchers.extend(MessagesEdgeOf(platform) for platform in platforms)
         return AnswerWindowCallRatePolicy(rates=rates, matchers=matchers)
 
     def create_concurrent_cursor_from_perpartition_cursor(

@@ -20,16 +20,23 @@ matched per platform); ``GraphComponentFactory`` (cdk_adaptations/factory.py) bu
 from it, because the manifest's ``HTTPAPIBudget`` accepts no custom policy. The CDK's budget tells
 the policy when an answer arrives: its session calls ``HttpAPIBudget.update_from_response`` after
 every answer (error answers included), which calls the policy's public ``update``.
+
+Each platform has one policy, and every call it makes counts against it: its listing (matched in
+the manifest) and the messages edge of its conversations (``MessagesEdgeOf``, which the factory
+adds to each platform's policy). The edge's URL names a conversation, not a platform: the
+conversation's platform is the one its listing noted (sync/conversation_platforms.py).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from airbyte_cdk.sources.streams.call_rate import (
     BaseCallRatePolicy,
@@ -38,6 +45,10 @@ from airbyte_cdk.sources.streams.call_rate import (
     RequestMatcher,
 )
 
+from source_meta_conversations.sync.conversation_platforms import CONVERSATION_PLATFORMS
+
+# A conversation's messages edge: /{version}/{conversation-id}/messages.
+MESSAGES_EDGE_PATH = re.compile(r"/([^/]+)/messages$")
 # How often a caller looks again while every call of the window is still on its way.
 IN_FLIGHT_POLL_SECONDS = 0.01
 # A call that never got an answer (its request raised) stops counting after this long, in case
@@ -130,3 +141,29 @@ class AnswerWindowCallRatePolicy(BaseCallRatePolicy):
 
     def _used(self) -> int:
         return len(self._answered) + sum(weight for _, weight in self._on_the_way.values())
+
+
+class MessagesEdgeOf(RequestMatcher):
+    """Matches a call to the messages edge of a conversation listed on ``platform``.
+
+    Example: once the Messenger listing noted ``t_1`` (transformations.NoteEdgePlatform),
+    ``MessagesEdgeOf("messenger")`` matches ``GET .../v26.0/t_1/messages?fields=...`` and
+    ``MessagesEdgeOf("instagram")`` does not. A conversation no listing noted matches neither:
+    that call falls to the budget's last policy, which takes any call.
+    """
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+
+    def __call__(self, request: Any) -> bool:
+        """Whether ``request`` is the messages edge of one of this platform's conversations."""
+        url = getattr(request, "url", None)
+        if not url:
+            return False
+        edge = MESSAGES_EDGE_PATH.search(urlsplit(str(url)).path.rstrip("/"))
+        return edge is not None and (
+            CONVERSATION_PLATFORMS.platform_of(unquote(edge.group(1))) == self.platform
+        )
+
+    def __str__(self) -> str:
+        return f"MessagesEdgeOf({self.platform})"

@@ -9,6 +9,8 @@ from typing import Any
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_meta_conversations.sync.conversation_platforms import CONVERSATION_PLATFORMS
+
 
 @dataclass
 class GraphRecordContext(RecordTransformation):
@@ -48,6 +50,43 @@ class GraphRecordContext(RecordTransformation):
             record["conversation_id"] = str(conversation_id)
         record["page_id"] = self._page_id
         record["platform"] = partition.get("platform") or parent.get("platform")
+
+
+@dataclass
+class NoteEdgePlatform(RecordTransformation):
+    """Note the platform of a listed conversation whose messages go on past its nested page.
+
+    Meta counts a call to a conversation's messages edge against the Page or the Instagram
+    account of the conversation, but the edge's URL (``/{conversation-id}/messages``) does not
+    say which: the API budget reads it from the registry this fills
+    (sync/conversation_platforms.py, rate_policies.MessagesEdgeOf). It runs on the
+    conversations page the child streams read, before they see its conversations, and notes
+    only those whose nested ``messages`` has a ``paging.next``: the children call the edge for
+    no other conversation. The record is not changed.
+
+    Why a component: noting a value for later is no transformation YAML can state.
+
+    Example: ``{"id": "t_1", "messages": {"data": [...], "paging": {"next": "..."}}}`` in slice
+    ``{"platform": "messenger"}`` notes ``t_1`` as Messenger's; without ``paging.next``, nothing.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        """Note the record's conversation and its slice's platform if more messages follow."""
+        messages = record.get("messages")
+        paging = messages.get("paging") if isinstance(messages, Mapping) else None
+        if not isinstance(paging, Mapping) or not paging.get("next"):
+            return
+        platform = stream_slice.partition.get("platform") if stream_slice is not None else None
+        if record.get("id") is not None and platform:
+            CONVERSATION_PLATFORMS.note(str(record["id"]), str(platform))
 
 
 @dataclass

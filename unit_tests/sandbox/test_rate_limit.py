@@ -70,6 +70,31 @@ class TestRateLimit:
         assert usage["call_count"] == 133
         assert messenger.status_code == 200
 
+    def test_given_messenger_second_spent_when_edges_called_then_only_messenger_throttled(
+        self, make_client: Callable[..., GraphClient]
+    ) -> None:
+        client = make_client(rate_limit=2)
+        world = client.sandbox.world
+        messenger_thread = world.conversations("messenger")[0]["id"]
+        instagram_thread = world.conversations("instagram")[0]["id"]
+
+        listing = [client.conversations("messenger") for _ in range(2)]
+        messenger_edge = client.get(f"{messenger_thread}/messages", fields="id,created_time")
+        instagram_edge = client.get(f"{instagram_thread}/messages", fields="id,created_time")
+
+        assert [r.status_code for r in listing] == [200, 200]
+        assert messenger_edge.status_code == 400
+        assert error_of(messenger_edge)["code"] == 80006
+        assert instagram_edge.status_code == 200
+        page, instagram = client.sandbox.page_id, client.sandbox.instagram_account_id
+        logged = [(call.key, call.allowed) for call in client.sandbox.limiter.calls()]
+        assert logged == [
+            ((page, "messenger"), True),
+            ((page, "messenger"), True),
+            ((page, "messenger"), False),
+            ((instagram, "instagram"), True),
+        ]
+
     def test_given_no_limit_when_calling_then_no_usage_headers(self, graph: GraphClient) -> None:
         responses = [graph.get("me") for _ in range(5)]
 
