@@ -164,7 +164,7 @@ def test_given_a_long_messenger_conversation_when_paced_then_its_edge_calls_are_
 def test_given_a_long_messenger_conversation_when_paced_then_no_messenger_second_holds_three(
     long_read: LongRead,
 ) -> None:
-    assert busiest_second(long_read.counted["messenger"]) == RATE
+    assert busiest_second(long_read.counted["messenger"]) <= RATE
     assert long_read.stats["rate_limited"] == 0
 
 
@@ -172,7 +172,8 @@ def test_given_a_long_messenger_conversation_when_paced_then_instagram_keeps_its
     long_read: LongRead,
 ) -> None:
     # One shared budget would hold every second to 2 calls; each platform's own lets Instagram
-    # list in the seconds Messenger spends its 2.
-    assert busiest_second(long_read.counted["instagram"]) == RATE
+    # list in the seconds Messenger spends its 2. (Within each platform's own limit: how many
+    # of its calls land in one second depends on how fast this machine answers, not asserted.)
+    assert busiest_second(long_read.counted["instagram"]) <= RATE
     both = long_read.counted["messenger"] + long_read.counted["instagram"]
     assert busiest_second(both) > RATE
