@@ -82,9 +82,10 @@ class TestMaskedInOutput:
         "failure",
         [
             graph_error(190, subcode=463, message="Error validating access token"),
+            graph_error(100, message="Invalid appsecret_proof provided in the API argument"),
             graph_error(12345, message="Something Meta has not documented"),
         ],
-        ids=["token-rejected", "unmapped-error"],
+        ids=["token-rejected", "appsecret-proof-rejected", "unmapped-error"],
     )
     def test_given_app_secret_when_read_fails_with_debug_logs_then_the_proof_is_masked(
         self,

@@ -85,38 +85,6 @@ class TestSecretsStayOut:
         _assert_no_secret(captured.out)
         _assert_no_secret(captured.err)
 
-    @pytest.mark.parametrize(
-        "failure",
-        [
-            graph_error(190, subcode=467, message="Error validating access token"),
-            graph_error(100, message="Invalid appsecret_proof provided in the API argument"),
-            graph_error(12345, message="Something Meta has not documented"),
-        ],
-        ids=["token-rejected", "appsecret-proof-rejected", "unmapped-error"],
-    )
-    def test_given_app_secret_when_read_fails_with_debug_logs_then_no_secret_in_output(
-        self,
-        http_mocker: HttpMocker,
-        capfd: pytest.CaptureFixture[str],
-        failure: HttpResponse,
-    ) -> None:
-        http_mocker.get(
-            RequestBuilder.conversations().with_appsecret_proof(APP_SECRET).build(), failure
-        )
-
-        output = read_streams(
-            ConfigBuilder().with_app_secret().build(),
-            ALL_STREAMS,
-            expecting_exception=True,
-            debug=True,
-        )
-
-        assert output.errors
-        captured = capfd.readouterr()
-        _assert_no_secret(output_text(output))
-        _assert_no_secret(captured.out)
-        _assert_no_secret(captured.err)
-
     def test_given_edge_fails_after_pages_carrying_the_token_when_read_then_no_secret_in_output(
         self, http_mocker: HttpMocker, capfd: pytest.CaptureFixture[str]
     ) -> None:
