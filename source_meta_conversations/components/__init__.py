@@ -11,7 +11,8 @@
 - ``backoff_strategies``: as long as Meta says, the sync's total wait bounded.
 - ``rate_policies``: Meta's rate, each call counted from its answer, against the budget of the
   platform it concerns (the messages edge with its conversation's platform).
-- ``usage`` and ``timestamps``: Meta's usage headers and Graph's timestamps, read as values.
+- ``usage``, ``timestamps`` and ``graph_calls``: Meta's usage headers, Graph's timestamps and
+  what a request is for (from its URL), read as values.
 
 Every one uses the CDK's public interfaces only; what needs a CDK internal is in
 ``cdk_adaptations``.

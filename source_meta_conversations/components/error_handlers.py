@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -24,6 +24,11 @@ from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_conversations.components.decoders import graph_page_problem, parsed_body
+from source_meta_conversations.components.graph_calls import (
+    CONVERSATIONS_EDGE,
+    MESSAGES_EDGE,
+    graph_call,
+)
 from source_meta_conversations.components.usage import regain_access_seconds, usage_percent
 from source_meta_conversations.sync.listings import RESUME_CURSORS, STALE_CURSOR_TEXT
 from source_meta_conversations.sync.progress import CALLS
@@ -189,14 +194,12 @@ def _edge_of(response: requests.Response) -> str:
     Instagram conversations of Page 104839588217347"; ``.../v26.0/t_1/messages?...`` gives "the
     messages of conversation t_1".
     """
-    url = response.request.url if response.request is not None else None
-    parts = urlsplit(str(url or ""))
-    segments = [unquote(segment) for segment in parts.path.split("/") if segment]
-    if len(segments) >= 2 and segments[-1] == "conversations":
-        platform = parse_qs(parts.query).get("platform", [""])[0].capitalize()
-        return f"the {platform + ' ' if platform else ''}conversations of Page {segments[-2]}"
-    if len(segments) >= 2 and segments[-1] == "messages":
-        return f"the messages of conversation {segments[-2]}"
+    call = graph_call(response.request.url if response.request is not None else None)
+    if call.edge == CONVERSATIONS_EDGE:
+        platform = f"{call.platform.capitalize()} " if call.platform else ""
+        return f"the {platform}conversations of Page {call.object_id}"
+    if call.edge == MESSAGES_EDGE:
+        return f"the messages of conversation {call.object_id}"
     return "a call"
 
 

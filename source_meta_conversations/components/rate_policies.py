@@ -29,14 +29,12 @@ conversation's platform is the one its listing noted (sync/conversation_platform
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from airbyte_cdk.sources.streams.call_rate import (
     BaseCallRatePolicy,
@@ -45,10 +43,9 @@ from airbyte_cdk.sources.streams.call_rate import (
     RequestMatcher,
 )
 
+from source_meta_conversations.components.graph_calls import MESSAGES_EDGE, graph_call
 from source_meta_conversations.sync.conversation_platforms import CONVERSATION_PLATFORMS
 
-# A conversation's messages edge: /{version}/{conversation-id}/messages.
-MESSAGES_EDGE_PATH = re.compile(r"/([^/]+)/messages$")
 # How often a caller looks again while every call of the window is still on its way.
 IN_FLIGHT_POLL_SECONDS = 0.01
 # A call that never got an answer (its request raised) stops counting after this long, in case
@@ -157,12 +154,11 @@ class MessagesEdgeOf(RequestMatcher):
 
     def __call__(self, request: Any) -> bool:
         """Whether ``request`` is the messages edge of one of this platform's conversations."""
-        url = getattr(request, "url", None)
-        if not url:
-            return False
-        edge = MESSAGES_EDGE_PATH.search(urlsplit(str(url)).path.rstrip("/"))
-        return edge is not None and (
-            CONVERSATION_PLATFORMS.platform_of(unquote(edge.group(1))) == self.platform
+        call = graph_call(getattr(request, "url", None))
+        return (
+            call.edge == MESSAGES_EDGE
+            and call.object_id is not None
+            and CONVERSATION_PLATFORMS.platform_of(call.object_id) == self.platform
         )
 
     def __str__(self) -> str:

@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 from airbyte_cdk.models import (
@@ -37,6 +36,12 @@ from airbyte_cdk.models import (
     Level,
     SyncMode,
     Type,
+)
+
+from source_meta_conversations.components.graph_calls import (
+    CONVERSATIONS_EDGE,
+    MESSAGES_EDGE,
+    graph_call,
 )
 
 # How often a stream's progress line is logged while it runs.
@@ -90,13 +95,10 @@ def route_of(url: str | None) -> str:
     ``"conversations pages (instagram)"``; ``.../v26.0/t_123/messages?...`` gives
     ``"messages edge pages"``.
     """
-    if not url:
-        return OTHER
-    parts = urlsplit(url)
-    if parts.path.endswith("/conversations"):
-        platform = parse_qs(parts.query).get("platform", [""])[0].lower()
-        return f"{LISTING} ({platform})" if platform else LISTING
-    if parts.path.endswith("/messages"):
+    call = graph_call(url)
+    if call.edge == CONVERSATIONS_EDGE:
+        return f"{LISTING} ({call.platform})" if call.platform else LISTING
+    if call.edge == MESSAGES_EDGE:
         return EDGE
     return OTHER
 
